@@ -1,0 +1,49 @@
+"""The `tenantry` command: production processes, the local stack, and operator commands.
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad input (typer's usage errors included).
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tenantry",
+    help="Tenantry: a Temporal control plane that gives every customer their own infrastructure.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def dev() -> None:
+    """Start the whole system on this machine with embedded defaults (Ctrl-C stops it)."""
+    from devstack.dev import run_dev
+
+    raise typer.Exit(run_dev())
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API (uvicorn) with settings from TENANTRY_* variables."""
+    from api.serve import serve
+
+    serve()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker with every workflow and activity registered."""
+    from worker.main import run_worker
+
+    run_worker()
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision (alembic upgrade head)."""
+    from db.migrate import upgrade_head
+    from tenantry.settings import CoreSettings
+
+    upgrade_head(CoreSettings().database_url)
+    typer.echo("database schema is at head")

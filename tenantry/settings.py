@@ -1,0 +1,143 @@
+"""Settings: the one place that reads the environment.
+
+Every process builds exactly one settings object from ``TENANTRY_*`` variables (or a
+``.env`` file). Defaults point at the local stack that ``tenantry dev`` starts, so a
+developer needs no configuration; ``TENANTRY_ENV=production`` refuses every placeholder
+secret so that a production process never runs on them by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholders are recognisable on purpose: production refuses any secret that starts so.
+PLACEHOLDER_PREFIX = "dev-placeholder-"
+DEV_ENCRYPTION_KEY = "dev-placeholder-DIL4a9x1cm7vZ6bqk0AgGxJrZ2VfQ3sYw8Tn1Ue5Hoo="
+
+
+def _placeholder(name: str) -> SecretStr:
+    return SecretStr(PLACEHOLDER_PREFIX + name)
+
+
+class CoreSettings(BaseSettings):
+    """What the API and the worker share: where every external system lives."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["dev", "test", "production"] = "dev"
+    state_dir: Path = Path(".tenantry")
+
+    # PostgreSQL
+    database_url: str = "postgresql+psycopg://tenantry@127.0.0.1:5433/tenantry"
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "tenantry"
+
+    # Hetzner Cloud
+    hetzner_token: SecretStr = _placeholder("hetzner-token")
+    hetzner_endpoint: str = "http://127.0.0.1:8470/v1"
+    hetzner_location: str = "fsn1"
+    hetzner_image: str = "ubuntu-24.04"
+
+    # AWS: Route53 and S3
+    aws_access_key_id: SecretStr = SecretStr("testing")
+    aws_secret_access_key: SecretStr = SecretStr("testing")
+    aws_region: str = "us-east-1"
+    route53_endpoint: str | None = "http://127.0.0.1:5055"
+    route53_hosted_zone_id: str | None = None
+    base_domain: str = "tenantry.test"
+    s3_endpoint: str | None = "http://127.0.0.1:5055"
+    s3_bucket: str = "tenantry-snapshots"
+
+    # Stripe
+    stripe_api_key: SecretStr = SecretStr("sk_test_tenantry_dev")
+    stripe_api_base: str | None = "http://127.0.0.1:12111"
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_dev_placeholder")
+
+    # Mail
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    mail_from: str = "Tenantry <noreply@tenantry.test>"
+    admin_email: str = "ops@tenantry.test"
+
+    # Secrets
+    admin_token: SecretStr = _placeholder("admin-token")
+    host_bootstrap_token: SecretStr = _placeholder("host-bootstrap-token")
+    encryption_key: SecretStr = Field(
+        default=SecretStr(DEV_ENCRYPTION_KEY),
+        description="Fernet key(s), comma-separated, newest first; old keys still decrypt.",
+    )
+
+    # SSH to pod hosts and tenant servers
+    ssh_key_path: Path = Path(".tenantry/ssh/id_ed25519")
+    ssh_known_hosts_path: Path = Path(".tenantry/ssh/known_hosts")
+
+    # Signup policy
+    approval_mode: Literal["auto", "manual"] = "auto"
+    checkout_expiry: timedelta = timedelta(hours=24)
+    health_gate_budget: timedelta = timedelta(minutes=10)
+    payment_grace: timedelta = timedelta(days=7)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> CoreSettings:
+        if self.env != "production":
+            return self
+        weak = [
+            name
+            for name, value in self
+            if isinstance(value, SecretStr) and _is_placeholder(value.get_secret_value())
+        ]
+        if weak:
+            raise ValueError(
+                "production refuses placeholder secrets; set "
+                + ", ".join(f"TENANTRY_{n.upper()}" for n in sorted(weak))
+            )
+        return self
+
+    @cached_property
+    def encryption_keys(self) -> list[str]:
+        keys = [k.strip() for k in self.encryption_key.get_secret_value().split(",")]
+        return [k.removeprefix(PLACEHOLDER_PREFIX) for k in keys if k]
+
+
+def _is_placeholder(value: str) -> bool:
+    return (
+        value.startswith(PLACEHOLDER_PREFIX)
+        or "dev_placeholder" in value
+        or value in {"", "testing", "changeme", "sk_test_tenantry_dev"}
+    )
+
+
+class ApiSettings(CoreSettings):
+    """The HTTP API process."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    signup_rate_limit_per_minute: int = 10
+
+
+class WorkerSettings(CoreSettings):
+    """The Temporal worker process."""
+
+    max_concurrent_activities: int = 100
+    activity_threads: int = 32
+    graceful_shutdown: timedelta = timedelta(seconds=30)
+
+
+class CliSettings(BaseSettings):
+    """The operator CLI: only where the API is and how to authenticate."""
+
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", env_file=".env", extra="ignore")
+
+    api_url: str = "http://127.0.0.1:8000"
+    token: SecretStr | None = None

@@ -1,0 +1,14 @@
+"""Test-suite wiring: every module in tests/fixtures/ is a pytest plugin.
+
+Each part of the real local stack (PostgreSQL, Temporal, moto, the emulators, sshd,
+dockerd, ...) has its fixtures in its own module there, started on free ports so that
+tests never clash with a running `tenantry dev`.
+"""
+
+from pathlib import Path
+
+pytest_plugins = sorted(
+    f"tests.fixtures.{p.stem}"
+    for p in (Path(__file__).parent / "fixtures").glob("*.py")
+    if p.stem != "__init__"
+)
