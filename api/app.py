@@ -1,0 +1,45 @@
+"""The FastAPI application: a thin layer that validates requests and starts workflows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics, install_metrics
+from api.routers import health
+from tenantry.settings import ApiSettings
+from tenantry.temporal import connect
+
+
+def create_app(settings: ApiSettings | None = None, *, temporal: Client | None = None) -> FastAPI:
+    """Builds the app; tests pass their own settings and Temporal client."""
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True)
+        app.state.engine = engine
+        app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.temporal = temporal or await connect(settings, lazy=True)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tenantry",
+        version="0.1.0",
+        summary="Control plane: signups, tenants, pods, metering and fleet operations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = ApiMetrics()
+    install_error_handlers(app)
+    install_metrics(app, app.state.metrics)
+    app.include_router(health.router)
+    return app

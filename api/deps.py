@@ -1,0 +1,67 @@
+"""Typed dependencies: what a handler may ask for, each built once per app or request."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import ApiError
+from tenantry.settings import ApiSettings
+
+_bearer = HTTPBearer(auto_error=False, description="admin token, host token or account API key")
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def unauthorized(message: str = "missing or invalid credentials") -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise unauthorized()
+    return credentials.credentials
+
+
+def _matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_admin(credentials: Credentials, settings: SettingsDep) -> None:
+    if not _matches(bearer_token(credentials), settings.admin_token.get_secret_value()):
+        raise unauthorized("invalid admin token")
+
+
+def require_host_token(credentials: Credentials, settings: SettingsDep) -> None:
+    if not _matches(bearer_token(credentials), settings.host_bootstrap_token.get_secret_value()):
+        raise unauthorized("invalid host bootstrap token")
+
+
+AdminDep = Depends(require_admin)
+HostDep = Depends(require_host_token)

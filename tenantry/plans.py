@@ -1,0 +1,65 @@
+"""Every price and plan of the product, in one place.
+
+Amounts are integers in the smallest currency unit (cents, and micro-dollars for
+per-hour pod prices) so that money is never a float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+CURRENCY = "usd"
+
+
+class TenantTier(StrEnum):
+    STARTER = "starter"
+    PRO = "pro"
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    tier: TenantTier
+    server_type: str
+    monthly_cents: int
+
+    @property
+    def price_lookup_key(self) -> str:
+        return f"tenant-{self.tier.value}-monthly"
+
+
+TENANT_PLANS: dict[TenantTier, TenantPlan] = {
+    TenantTier.STARTER: TenantPlan(TenantTier.STARTER, "cpx21", 2900),
+    TenantTier.PRO: TenantPlan(TenantTier.PRO, "ccx13", 7900),
+}
+
+
+class PodTier(StrEnum):
+    SMALL = "dev.small"
+    MEDIUM = "dev.medium"
+    LARGE = "dev.large"
+    XLARGE = "dev.xlarge"
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    tier: PodTier
+    cpus: Decimal
+    memory_mb: int
+    hourly_usd: Decimal
+
+    @property
+    def meter_event_name(self) -> str:
+        return "pod_runtime_" + self.tier.value.replace(".", "_")
+
+
+POD_PLANS: dict[PodTier, PodPlan] = {
+    PodTier.SMALL: PodPlan(PodTier.SMALL, Decimal("0.5"), 1024, Decimal("0.008")),
+    PodTier.MEDIUM: PodPlan(PodTier.MEDIUM, Decimal("1"), 2048, Decimal("0.017")),
+    PodTier.LARGE: PodPlan(PodTier.LARGE, Decimal("2"), 4096, Decimal("0.033")),
+    PodTier.XLARGE: PodPlan(PodTier.XLARGE, Decimal("4"), 8192, Decimal("0.067")),
+}
+
+SNAPSHOT_USD_PER_GB_MONTH = Decimal("0.01")
+FREE_POD_HOURS_PER_MONTH = 10
