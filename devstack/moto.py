@@ -1,0 +1,115 @@
+"""Route53 and S3 for the local stack: moto in server mode, plus the resources we expect.
+
+The product talks to AWS only through boto3 with endpoint overrides from settings, so a
+real moto server on loopback is the same code path as production. Moto keeps its state
+in memory: `ensure_aws_resources` recreates the hosted zone and bucket on every start and
+adopts them when they already exist, so it is safe to call any number of times.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import ClientError
+
+from devstack.procs import ManagedProcess, http_ready
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_s3 import S3Client
+
+    from tenantry.settings import CoreSettings
+
+
+def moto_process(
+    *, host: str, port: int, log_path: Path, ready_timeout: float = 60.0
+) -> ManagedProcess:
+    """``moto_server`` on host:port, ready when its dashboard API answers."""
+    return ManagedProcess(
+        name="moto",
+        argv=[sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        log_path=log_path,
+        ready=http_ready(f"http://{host}:{port}/moto-api/", accept=lambda s: s == 200),
+        ready_timeout=ready_timeout,
+    )
+
+
+def reset(endpoint_url: str) -> None:
+    """Forgets every resource moto holds (``POST /moto-api/reset``): a fresh account."""
+    request = urllib.request.Request(
+        endpoint_url.rstrip("/") + "/moto-api/reset", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def route53_client(settings: CoreSettings) -> Route53Client:
+    return boto3.client(
+        "route53",
+        endpoint_url=settings.route53_endpoint,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
+        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
+    )
+
+
+def s3_client(settings: CoreSettings) -> S3Client:
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
+        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
+    )
+
+
+def ensure_hosted_zone(route53: Route53Client, domain: str) -> str:
+    """The id (without ``/hostedzone/``) of the public zone for ``domain``, made if absent."""
+    name = domain.rstrip(".") + "."
+    listing = route53.list_hosted_zones_by_name(DNSName=name)
+    for zone in listing["HostedZones"]:
+        if zone["Name"] == name and not zone.get("Config", {}).get("PrivateZone", False):
+            return zone["Id"].removeprefix("/hostedzone/")
+    created = route53.create_hosted_zone(
+        Name=name,
+        # Business identity, not the attempt: a retried create cannot make a second zone.
+        CallerReference=f"tenantry-dev-{name}",
+        HostedZoneConfig={"Comment": "tenantry dev stack", "PrivateZone": False},
+    )
+    return created["HostedZone"]["Id"].removeprefix("/hostedzone/")
+
+
+def ensure_bucket(s3: S3Client, bucket: str, region: str) -> None:
+    """Creates ``bucket`` unless we already own it."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket", "NotFound"}:
+            raise
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+
+
+def ensure_aws_resources(settings: CoreSettings) -> str:
+    """Makes the hosted zone for ``base_domain`` and the snapshot bucket exist.
+
+    Returns the hosted zone id, which `tenantry dev` hands to the API and the worker as
+    ``TENANTRY_ROUTE53_HOSTED_ZONE_ID``.
+    """
+    zone_id = ensure_hosted_zone(route53_client(settings), settings.base_domain)
+    ensure_bucket(s3_client(settings), settings.s3_bucket, settings.aws_region)
+    return zone_id
