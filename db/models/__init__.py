@@ -1,0 +1,26 @@
+"""Every table of the schema; importing this module registers them all on `Base.metadata`."""
+
+from db.base import Base
+from db.models.accounts import Account, ApiKey, TeamInvite
+from db.models.audit import AuditLogEntry
+from db.models.billing import CreditEntry, ProcessedWebhookEvent, UsageRecord
+from db.models.pods import Host, Pod, PodEvent, Snapshot
+from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "AuditLogEntry",
+    "Base",
+    "CreditEntry",
+    "Host",
+    "Pod",
+    "PodEvent",
+    "ProcessedWebhookEvent",
+    "ProvisioningLogEntry",
+    "Signup",
+    "Snapshot",
+    "TeamInvite",
+    "Tenant",
+    "UsageRecord",
+]
