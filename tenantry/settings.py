@@ -81,6 +81,10 @@ class CoreSettings(BaseSettings):
     ssh_key_path: Path = Path(".tenantry/ssh/id_ed25519")
     ssh_known_hosts_path: Path = Path(".tenantry/ssh/known_hosts")
 
+    # Where customers reach the API (links in mails and Checkout redirects)
+    public_url: str = "http://127.0.0.1:8000"
+    tenant_app_image: str = "ghcr.io/tenantry/tenant-app:stable"
+
     # Signup policy
     approval_mode: Literal["auto", "manual"] = "auto"
     checkout_expiry: timedelta = timedelta(hours=24)
@@ -122,7 +126,6 @@ class ApiSettings(CoreSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
     signup_rate_limit_per_minute: int = 10
 
 

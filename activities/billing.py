@@ -1,0 +1,138 @@
+"""Stripe activities for signups and tenants.
+
+Every write carries an idempotency key made from business identity (the signup or
+tenant and the step), never from the attempt: a retry after a lost answer, a worker
+crash or an operator's workflow reset all get Stripe's first answer back instead of a
+second customer or subscription.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import stripe
+from temporalio import activity
+
+from activities.errors import from_stripe
+from tenantry.contracts import (
+    CheckoutSessionInput,
+    CheckoutSessionRef,
+    CreateCustomerInput,
+    CustomerRef,
+    SubscriptionRef,
+)
+from tenantry.plans import CURRENCY, TENANT_PLANS, TenantTier
+
+# Stripe accepts Checkout expiry between 30 minutes and 24 hours from creation; the
+# workflow's own timer enforces shorter or longer windows.
+_MIN_EXPIRY = timedelta(minutes=31)
+_MAX_EXPIRY = timedelta(hours=23, minutes=59)
+
+
+class BillingActivities:
+    def __init__(self, client: stripe.StripeClient, *, public_url: str) -> None:
+        self._stripe = client
+        self._public_url = public_url.rstrip("/")
+        self._prices: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @activity.defn
+    def create_customer(self, inp: CreateCustomerInput) -> CustomerRef:
+        try:
+            customer = self._stripe.v1.customers.create(
+                params={
+                    "email": inp.email,
+                    "description": f"Tenantry tenant {inp.subdomain}",
+                    "metadata": {"signup_id": inp.signup_id, "subdomain": inp.subdomain},
+                },
+                options={"idempotency_key": inp.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "create the customer") from exc
+        return CustomerRef(customer_id=customer.id)
+
+    @activity.defn
+    def create_checkout_session(self, inp: CheckoutSessionInput) -> CheckoutSessionRef:
+        now = datetime.now(UTC)
+        expires_at = min(max(inp.expires_at, now + _MIN_EXPIRY), now + _MAX_EXPIRY)
+        metadata = {"signup_id": inp.signup_id, "subdomain": inp.subdomain}
+        try:
+            session = self._stripe.v1.checkout.sessions.create(
+                params={
+                    "mode": "subscription",
+                    "customer": inp.customer_id,
+                    "client_reference_id": inp.signup_id,
+                    "line_items": [{"price": self.tier_price(inp.tier), "quantity": 1}],
+                    "metadata": metadata,
+                    "subscription_data": {"metadata": metadata},
+                    "success_url": f"{self._public_url}/v1/signups/{inp.signup_id}/paid",
+                    "cancel_url": f"{self._public_url}/v1/signups/{inp.signup_id}/cancelled",
+                    "expires_at": int(expires_at.timestamp()),
+                },
+                options={"idempotency_key": inp.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "create the checkout session") from exc
+        if not session.url:
+            raise RuntimeError(f"checkout session {session.id} has no url")
+        return CheckoutSessionRef(session_id=session.id, url=session.url)
+
+    @activity.defn
+    def expire_checkout_session_if_open(self, ref: CheckoutSessionRef) -> bool:
+        try:
+            session = self._stripe.v1.checkout.sessions.retrieve(ref.session_id)
+            if session.status != "open":
+                return False
+            self._stripe.v1.checkout.sessions.expire(ref.session_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status in (400, 404):
+                return False  # gone or no longer open: the effect we wanted
+            raise from_stripe(exc, "expire the checkout session") from exc
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "expire the checkout session") from exc
+        return True
+
+    @activity.defn
+    def cancel_subscription_if_present(self, ref: SubscriptionRef) -> bool:
+        try:
+            subscription = self._stripe.v1.subscriptions.retrieve(ref.subscription_id)
+            if subscription.status in ("canceled", "incomplete_expired"):
+                return False
+            self._stripe.v1.subscriptions.cancel(ref.subscription_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return False
+            raise from_stripe(exc, "cancel the subscription") from exc
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "cancel the subscription") from exc
+        return True
+
+    def tier_price(self, tier: str) -> str:
+        """The Stripe price of a tenant tier, created once from `tenantry.plans` if missing."""
+        plan = TENANT_PLANS[TenantTier(tier)]
+        key = plan.price_lookup_key
+        with self._lock:
+            if key in self._prices:
+                return self._prices[key]
+            found = self._stripe.v1.prices.list(params={"lookup_keys": [key], "active": True})
+            if found.data:
+                price_id = found.data[0].id
+            else:
+                product = self._stripe.v1.products.create(
+                    params={"name": f"Tenantry {plan.tier.value}", "metadata": {"tier": tier}},
+                    options={"idempotency_key": f"catalog:{key}:product"},
+                )
+                price = self._stripe.v1.prices.create(
+                    params={
+                        "product": product.id,
+                        "currency": CURRENCY,
+                        "unit_amount": plan.monthly_cents,
+                        "recurring": {"interval": "month"},
+                        "lookup_key": key,
+                    },
+                    options={"idempotency_key": f"catalog:{key}:price"},
+                )
+                price_id = price.id
+            self._prices[key] = price_id
+            return price_id

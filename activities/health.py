@@ -1,0 +1,74 @@
+"""The health gate: a tenant is active only when its stack answers and SSH proves its key.
+
+The SSH check connects with the host key generated at provisioning pinned, and waits
+for cloud-init to finish: an address that answers with any other key is not our server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncssh
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from tenantry.contracts import ErrorType, HealthGateInput
+
+
+class HealthActivities:
+    def __init__(self, *, ssh_key_path: Path, ssh_user: str = "root") -> None:
+        self._ssh_key_path = ssh_key_path
+        self._ssh_user = ssh_user
+
+    @activity.defn
+    async def wait_healthy(self, gate: HealthGateInput) -> str:
+        delay = 0.25
+        last = "no answer yet"
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while True:
+                try:
+                    response = await http.get(gate.url, headers={"Host": gate.host_header})
+                    if response.status_code == 200:
+                        break
+                    last = f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    last = type(exc).__name__
+                activity.heartbeat(last)
+                if datetime.now(UTC) >= gate.deadline:
+                    raise ApplicationError(
+                        f"{gate.host_header} did not become healthy in time (last: {last})",
+                        type=ErrorType.HEALTH_GATE_TIMEOUT,
+                        non_retryable=True,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if gate.ssh_host and gate.ssh_host_public_key:
+            await self._verify_ssh(gate.ssh_host, gate.ssh_host_public_key)
+        return "healthy"
+
+    async def _verify_ssh(self, host: str, public_key: str) -> None:
+        known_hosts = asyncssh.import_known_hosts(f"{host} {public_key}\n")
+        try:
+            async with asyncssh.connect(
+                host,
+                username=self._ssh_user,
+                known_hosts=known_hosts,
+                client_keys=[str(self._ssh_key_path)],
+                connect_timeout=10,
+            ) as conn:
+                result = await conn.run("cloud-init status --wait", check=False, timeout=60)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise ApplicationError(
+                f"{host} presented a host key that is not the tenant's",
+                type=ErrorType.HOST_KEY_MISMATCH,
+                non_retryable=True,
+            ) from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise ApplicationError(f"ssh to {host} failed: {exc}", type="SshUnavailable") from exc
+        if result.exit_status != 0:
+            raise ApplicationError(
+                f"cloud-init on {host} did not finish: {result.stderr!s}", type="CloudInitPending"
+            )
