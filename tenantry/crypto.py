@@ -39,12 +39,14 @@ class Keyring:
         if not keys:
             raise CryptoError("no encryption key configured (TENANTRY_ENCRYPTION_KEY)")
         try:
-            self._fernet = MultiFernet([Fernet(key) for key in keys])
+            fernets = [Fernet(key) for key in keys]
         except (ValueError, TypeError) as exc:
             raise CryptoError(
                 "TENANTRY_ENCRYPTION_KEY must hold Fernet keys (url-safe base64 of 32 bytes), "
                 "comma-separated, newest first"
             ) from exc
+        self._newest = fernets[0]
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode("ascii")
@@ -56,6 +58,14 @@ class Keyring:
             raise CryptoError(
                 "cannot decrypt: no configured key matches, or data is damaged"
             ) from exc
+
+    def is_current(self, token: str) -> bool:
+        """Whether `token` is already encrypted under the newest key."""
+        try:
+            self._newest.decrypt(token.encode("ascii"))
+        except (InvalidToken, UnicodeError):
+            return False
+        return True
 
     def rotate(self, token: str) -> str:
         """The same plaintext re-encrypted under the newest key."""
