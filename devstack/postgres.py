@@ -142,6 +142,7 @@ class PostgresServer:
         """Initialise the data directory if it is new, start the server, ensure the db."""
         if self.running:
             return
+        self._stop_orphan()
         if port_in_use(self.host, self.port):
             raise StackError(
                 f"PostgreSQL: port {self.port} on {self.host} is already in use; stop whatever "
@@ -170,23 +171,7 @@ class PostgresServer:
         if process is None:
             return
         if process.running:
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                subprocess.run(
-                    self._as_server_user(
-                        str(self.bindir / "pg_ctl"),
-                        "stop",
-                        "-D",
-                        str(self.data_dir),
-                        "-m",
-                        "fast",
-                        "-w",
-                        "-t",
-                        "10",
-                    ),
-                    check=False,
-                    capture_output=True,
-                    timeout=20,
-                )
+            self._pg_ctl_stop()
         process.stop()
 
     def create_database(self, name: str, template: str | None = None) -> None:
@@ -265,19 +250,37 @@ class PostgresServer:
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
         self.data_dir.chmod(0o700)
 
+    def _live_postmaster(self) -> int | None:
+        """The pid of a server running on this data dir, if any."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            with open(f"/proc/{pid}/comm") as comm:
+                return pid if comm.read().strip() in {"postgres", "postmaster"} else None
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _stop_orphan(self) -> None:
+        """Stop a server left running on our data dir by a run that was killed.
+
+        The server lives in its own session, so it outlives a SIGKILLed `tenantry dev`;
+        the data dir is ours, so the next run may stop it and start afresh.
+        """
+        if self._live_postmaster() is not None:
+            self._pg_ctl_stop()
+
+    def _pg_ctl_stop(self, timeout: int = 20) -> None:
+        """`pg_ctl stop -m fast`: open sessions are rolled back, nothing waits for clients."""
+        argv = self._as_server_user(
+            str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data_dir),
+            "-m", "fast", "-w", "-t", str(timeout),
+        )  # fmt: skip
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            subprocess.run(argv, check=False, capture_output=True, timeout=timeout + 10)
+
     def _refuse_live_postmaster(self) -> None:
         """A server still running on this data dir (another port?) must not be doubled."""
-        pid_file = self.data_dir / "postmaster.pid"
-        try:
-            pid = int(pid_file.read_text().splitlines()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        try:
-            with open(f"/proc/{pid}/comm") as comm:
-                alive = comm.read().strip() in {"postgres", "postmaster"}
-        except OSError:
-            alive = False
-        if alive:
+        pid = self._live_postmaster()
+        if pid is not None:
             raise StackError(
                 f"PostgreSQL: a server (pid {pid}) is already running on {self.data_dir}; "
                 "stop it first"
