@@ -1,0 +1,61 @@
+"""Emulator-only admin routes (besides the shared ``/_admin/faults|requests|reset``).
+
+- ``GET /_admin/servers``: internal view of every server (address, machine state, host keys);
+- ``GET /_admin/config`` / ``POST /_admin/config``: ``boot_delay``, ``action_duration``,
+  ``rate_limit``, and ``action_failures`` (make the next actions of a command fail).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from devstack.hetzner.actions import ActionFailure
+from devstack.hetzner.web import emulator
+
+routes = web.RouteTableDef()
+
+
+class ConfigUpdate(BaseModel):
+    boot_delay: float | None = Field(default=None, ge=0)
+    action_duration: float | None = Field(default=None, ge=0)
+    rate_limit: int | None = Field(default=None, ge=1)
+    action_failures: list[ActionFailure] | None = None
+
+
+def _config_view(request: web.Request) -> dict[str, Any]:
+    emu = emulator(request)
+    return {
+        "boot_delay": emu.config.boot_delay,
+        "action_duration": emu.config.action_duration,
+        "rate_limit": emu.config.rate_limit,
+        "network": emu.config.network,
+        "state_dir": str(emu.config.state_dir.resolve()),
+        "action_failures": [f.model_dump() for f in emu.runner.failures],
+    }
+
+
+@routes.get("/_admin/servers")
+async def admin_servers(request: web.Request) -> web.Response:
+    return web.json_response({"servers": emulator(request).admin_view()})
+
+
+@routes.get("/_admin/config")
+async def admin_get_config(request: web.Request) -> web.Response:
+    return web.json_response(_config_view(request))
+
+
+@routes.post("/_admin/config")
+async def admin_set_config(request: web.Request) -> web.Response:
+    try:
+        update = ConfigUpdate.model_validate(await request.json())
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    emu = emulator(request)
+    emu.set_config(boot_delay=update.boot_delay, action_duration=update.action_duration,
+                   rate_limit=update.rate_limit)  # fmt: skip
+    if update.action_failures is not None:
+        emu.runner.failures = list(update.action_failures)
+    return web.json_response(_config_view(request))

@@ -1,0 +1,94 @@
+"""The emulated server's shell, run by sshd's ``ForceCommand`` for every session.
+
+It interprets ``$SSH_ORIGINAL_COMMAND`` from a small whitelist, so SSH access to an
+emulated server can never run anything on the real machine:
+
+- ``tenantry-stack start|stop|status``: the product's switch for the tenant stack;
+- ``cat <path>...``: files that cloud-init ``write_files`` put on the server;
+- ``true``, ``hostname``, ``uname [-a]``, ``cloud-init status [--wait]``.
+
+Anything else exits 127 with a message on stderr, as a shell would.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path, PurePosixPath
+
+from devstack.hetzner.serverfs import STACK_RUNNING, STACK_STOPPED, ServerFS
+
+KERNEL = "6.8.0-tenantry"
+
+
+def _stack(fs: ServerFS, args: list[str]) -> int:
+    if args == ["status"]:
+        print(fs.stack_state())
+        return 0
+    if args == ["start"]:
+        fs.set_stack_state(STACK_RUNNING)
+        print("tenant stack started")
+        return 0
+    if args == ["stop"]:
+        fs.set_stack_state(STACK_STOPPED)
+        print("tenant stack stopped")
+        return 0
+    print("usage: tenantry-stack start|stop|status", file=sys.stderr)
+    return 2
+
+
+def _cat(fs: ServerFS, paths: list[str]) -> int:
+    code = 0
+    for path in paths:
+        parts = PurePosixPath("/", path).parts[1:]
+        target = fs.root.joinpath(*parts)
+        if ".." in parts or not target.is_file():
+            print(f"cat: {path}: No such file or directory", file=sys.stderr)
+            code = 1
+            continue
+        sys.stdout.buffer.write(target.read_bytes())
+    sys.stdout.flush()
+    return code
+
+
+def run(command: str, fs: ServerFS) -> int:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        print(f"sh: syntax error: {exc}", file=sys.stderr)
+        return 2
+    if not argv:
+        print("this emulated server runs single commands only", file=sys.stderr)
+        return 1
+    name, args = argv[0], argv[1:]
+    if name == "tenantry-stack":
+        return _stack(fs, args)
+    if name == "cat" and args:
+        return _cat(fs, args)
+    if argv == ["true"]:
+        return 0
+    if argv == ["hostname"]:
+        print(fs.hostname())
+        return 0
+    if name == "uname" and args in ([], ["-a"]):
+        host = fs.hostname()
+        print(f"Linux {host} {KERNEL} #1 SMP x86_64 GNU/Linux" if args else "Linux")
+        return 0
+    if name == "cloud-init" and args in (["status"], ["status", "--wait"]):
+        print("status: done")
+        return 0
+    print(f"sh: 1: {name}: not found", file=sys.stderr)
+    return 127
+
+
+def main() -> int:
+    server_dir = os.environ.get("TENANTRY_SERVER_DIR")
+    if not server_dir:
+        print("TENANTRY_SERVER_DIR is not set", file=sys.stderr)
+        return 1
+    return run(os.environ.get("SSH_ORIGINAL_COMMAND", ""), ServerFS(Path(server_dir)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
