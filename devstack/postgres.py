@@ -40,8 +40,6 @@ NON_DURABLE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": 
 def find_bindir() -> Path:
     """The directory holding `initdb` and `postgres`: pg_config first, then Debian's layout."""
     candidates: list[Path] = []
-    if env_dir := os.environ.get("TENANTRY_PG_BINDIR"):
-        candidates.append(Path(env_dir))
     if pg_config := shutil.which("pg_config"):
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
             out = subprocess.run(
@@ -58,7 +56,7 @@ def find_bindir() -> Path:
             return bindir
     raise StackError(
         "PostgreSQL binaries (initdb, postgres) not found; install Debian's `postgresql` "
-        "package, set TENANTRY_PG_BINDIR, or set TENANTRY_DATABASE_URL to use an existing server"
+        "package (or put pg_config on PATH), or set TENANTRY_DATABASE_URL to use an existing server"
     )
 
 
