@@ -35,6 +35,12 @@ class DevStackSettings(BaseSettings):
 
     # How long one part may take to become healthy before `tenantry dev` gives up.
     ready_timeout: float = 60.0
+    # Parts not to start, comma-separated (e.g. "worker" to run it in a debugger instead).
+    skip: str = ""
+
+    @property
+    def skipped_parts(self) -> set[str]:
+        return {name.strip() for name in self.skip.split(",") if name.strip()}
 
     @property
     def state_path(self) -> Path:
