@@ -1,0 +1,41 @@
+# Tenantry: `make dev` runs the whole system here, `make test` is what CI runs.
+# Every target that needs the environment installs it first (fast when nothing changed).
+
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev test lint format bench clean distclean
+
+install:
+	@bash scripts/install.sh
+
+dev: install
+	$(BIN)/tenantry dev
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench
+
+# Caches and build output; the dev stack's state (.tenantry/) and the venv stay.
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Everything `make dev` made: the venv and the local stack's state (databases, mail, keys).
+distclean: clean
+	rm -rf $(VENV) .tenantry

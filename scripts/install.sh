@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what Tenantry needs on a Debian machine: the Debian packages for the local
+# stack (as root, only those missing), a virtualenv in .venv, and the project with its
+# dev extras. Safe to run again and again: a second run does nothing and takes well under
+# a second, because pip runs only when pyproject.toml changed (a stamp keyed on its hash).
+#
+#   scripts/install.sh            what `make install` (and so `make dev`/`make test`) runs
+#   PYTHON=python3.11 scripts/install.sh
+#   TENANTRY_INSTALL_FORCE=1 scripts/install.sh   reinstall the Python packages
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql)
+
+say() { echo "install: $*"; }
+
+# --- Debian packages -------------------------------------------------------------------
+debian_missing() {
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || echo "$pkg"
+    done
+}
+
+apt_install() {
+    # Packages' maintainer scripts must not start services here (docker, postgresql,
+    # ssh, caddy): `tenantry dev` runs its own instances on its own ports.
+    local policy=/usr/sbin/policy-rc.d created_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created_policy=1
+    fi
+    local status=0
+    say "apt-get install $*"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "$@" >/dev/null; } || status=$?
+    [ -n "$created_policy" ] && rm -f "$policy"
+    return "$status"
+}
+
+if command -v dpkg-query >/dev/null 2>&1; then
+    wanted=("${APT_PACKAGES[@]}")
+    # Debian's python3 needs python3-venv for `python3 -m venv`.
+    if [ ! -x "$VENV/bin/python" ] && ! "$PYTHON" -c "import ensurepip" >/dev/null 2>&1; then
+        wanted+=(python3-venv)
+    fi
+    mapfile -t missing < <(debian_missing "${wanted[@]}")
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" = 0 ]; then
+            apt_install "${missing[@]}" || say "WARNING: apt-get failed; parts of the local stack may be missing"
+        else
+            say "WARNING: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+        fi
+    fi
+else
+    say "not a Debian system: install ${APT_PACKAGES[*]} (or equivalents) yourself"
+fi
+
+# --- the virtualenv and the project -----------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+stamp="$VENV/.tenantry-install"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+have="$(cat "$stamp" 2>/dev/null || true)"
+if [ "$want" != "$have" ] || [ ! -x "$VENV/bin/tenantry" ] || [ -n "${TENANTRY_INSTALL_FORCE:-}" ]; then
+    say "pip install -e '.[dev]' into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --progress-bar off -e '.[dev]'
+    echo "$want" >"$stamp"
+fi
