@@ -11,29 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.plans import PodTier
+
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")]
-PodTier = Literal["dev.small", "dev.medium", "dev.large", "dev.xlarge"]
 ContainerRuntime = Literal["runc", "runsc", "auto"]
 
 POD_BASE_IMAGE = "tenantry/pod-base:1"
 SNAPSHOT_FORMAT = "tar+zstd;workspace;v1"
-
-
-class TierResources(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    cpus: float
-    memory_mb: int
-
-
-# The CONTRACT's pod plans (prices live with billing; these are the limits Docker enforces).
-TIER_RESOURCES: dict[str, TierResources] = {
-    "dev.small": TierResources(cpus=0.5, memory_mb=1024),
-    "dev.medium": TierResources(cpus=1, memory_mb=2048),
-    "dev.large": TierResources(cpus=2, memory_mb=4096),
-    "dev.xlarge": TierResources(cpus=4, memory_mb=8192),
-}
 
 
 class _Model(BaseModel):
@@ -60,9 +45,11 @@ class PodSpec(_Model):
 
     pod_id: Identifier
     account_id: Identifier
-    tier: PodTier = "dev.small"
+    tier: PodTier = PodTier.SMALL
     image: str = POD_BASE_IMAGE
-    services: list[ServicePort] = Field(default_factory=lambda: [ServicePort(name="http", port=8080)])
+    services: list[ServicePort] = Field(
+        default_factory=lambda: [ServicePort(name="http", port=8080)]
+    )
     # Secrets reach the container through an env file, never a command line. They are
     # kept out of repr; encrypting them in Temporal payloads is the payload codec's job.
     env: dict[str, str] = Field(default_factory=dict, repr=False)

@@ -43,9 +43,14 @@ def bash(script: str) -> str:
     return shlex.join(["bash", "-o", "pipefail", "-c", script])
 
 
+def is_missing(stderr: str) -> bool:
+    """Whether docker said the container/volume/object does not exist (wording varies)."""
+    return "no such" in stderr.lower()
+
+
 def docker_error(stderr: str, what: str) -> PodHostError:
     """Maps a failed ``docker`` command's stderr to our error types."""
-    if "No such container" in stderr or "No such object" in stderr:
+    if is_missing(stderr):
         return ContainerNotFound(f"{what}: {stderr.strip()}")
     return RemoteCommandFailed(f"{what}: {stderr.strip()}")
 
@@ -92,15 +97,17 @@ class SshConnector:
         argv: Sequence[str] | str,
         *,
         check: bool = True,
-        timeout: float = 120.0,
+        time_limit: float = 120.0,
     ) -> CommandResult:
         """Runs a command (argv is quoted; a str is taken as a shell line) and collects output."""
         command = argv if isinstance(argv, str) else shlex.join(argv)
         with translate(f"{conn.get_extra_info('peername')}: {command[:60]}"):
-            result = await conn.run(command, encoding=None, check=False, timeout=timeout)
-        stderr = (result.stderr or b"").decode(errors="replace") if isinstance(
-            result.stderr, bytes
-        ) else str(result.stderr or "")
+            result = await conn.run(command, encoding=None, check=False, timeout=time_limit)
+        stderr = (
+            (result.stderr or b"").decode(errors="replace")
+            if isinstance(result.stderr, bytes)
+            else str(result.stderr or "")
+        )
         stdout = result.stdout if isinstance(result.stdout, bytes) else b""
         status = result.exit_status if result.exit_status is not None else -1
         if check and status != 0:

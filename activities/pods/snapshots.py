@@ -1,0 +1,332 @@
+"""Pod snapshots: the workspace volume as a zstd tar, streamed host -> SSH -> S3 and back.
+
+What a snapshot holds: the workspace volume only (``docker cp pod:/workspace -``), not
+the container's root filesystem. A pod's root filesystem is its image plus its config,
+which restore recreates; ``docker export`` would copy the whole image into every
+snapshot (gigabytes for real dev images, to keep kilobytes of user changes), and
+``docker diff`` + tar cannot express deletions without overlay whiteouts and needs the
+pod running. So user state lives in /workspace (HOME points there too), like Codespaces
+and Gitpod, and snapshots stay proportional to what users wrote.
+
+Streaming: compression runs on the host, the compressed bytes arrive over the SSH
+channel in chunks and go out as S3 multipart parts; at most about two parts are in
+memory and nothing is staged on disk. The sha256 and size are computed on the way and
+recorded as object tags (a multipart upload's metadata is fixed before its bytes are
+known); the workflow also keeps them, and restore trusts only the workflow's copy.
+Restore streams the object into ``zstd -d | docker cp -`` into a fresh volume through a
+helper container that never runs; the pod's container is created only after the
+checksum matched, so a corrupt snapshot leaves nothing behind on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+
+from activities.pods.containers import LABEL_POD, PodContainers
+from activities.pods.errors import (
+    ContainerNotFound,
+    HostUnreachable,
+    PodHostError,
+    SnapshotCorrupt,
+    translate,
+)
+from activities.pods.ssh import SshConnector, bash, docker_error
+from activities.pods_models import (
+    SNAPSHOT_FORMAT,
+    ContainerInfo,
+    RestoreInput,
+    SnapshotInfo,
+    SnapshotInput,
+    SnapshotVerification,
+    VerifySnapshotInput,
+    container_name,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+READ_CHUNK = 1024 * 1024
+DEFAULT_PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
+ZSTD_LEVEL = 3
+
+
+def restore_helper_name(pod_id: str) -> str:
+    return f"pod-{pod_id}-restore"
+
+
+class PodSnapshots:
+    """Takes, verifies and restores pod snapshots between pod hosts and S3."""
+
+    def __init__(
+        self,
+        ssh: SshConnector,
+        s3: S3Client,
+        containers: PodContainers,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+    ) -> None:
+        if part_size < 5 * 1024 * 1024:
+            raise ValueError("S3 multipart parts must be at least 5 MiB")
+        self._ssh = ssh
+        self._s3 = s3
+        self._containers = containers
+        self._part_size = part_size
+
+    async def snapshot_to_s3(self, input: SnapshotInput) -> SnapshotInfo:
+        """Streams the pod's workspace into ``s3://bucket/key`` (replacing any earlier object).
+
+        The pod should be stopped for a consistent snapshot; a running one is copied as
+        it is at that moment. Re-running overwrites the same key, so it is idempotent.
+        """
+        where = f"snapshot {input.pod_id} -> s3://{input.bucket}/{input.key}"
+        async with self._ssh.connect(input.host) as conn:
+            if await self._containers.inspect(conn, input.host, input.pod_id) is None:
+                raise ContainerNotFound(f"{input.host.name}: no pod {input.pod_id} to snapshot")
+            script = (
+                f"docker cp {container_name(input.pod_id)}:/workspace - | zstd -q -c -{ZSTD_LEVEL}"
+            )
+            with translate(where):
+                upload = await asyncio.to_thread(
+                    self._s3.create_multipart_upload,
+                    Bucket=input.bucket,
+                    Key=input.key,
+                    ContentType="application/zstd",
+                    Metadata={"pod-id": input.pod_id, "format": SNAPSHOT_FORMAT},
+                )
+            upload_id = upload["UploadId"]
+            try:
+                with translate(where):
+                    size, digest, parts = await self._upload_stream(conn, script, input, upload_id)
+                    await asyncio.to_thread(
+                        self._s3.complete_multipart_upload,
+                        Bucket=input.bucket,
+                        Key=input.key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                    )
+                    await asyncio.to_thread(
+                        self._s3.put_object_tagging,
+                        Bucket=input.bucket,
+                        Key=input.key,
+                        Tagging={
+                            "TagSet": [
+                                {"Key": "sha256", "Value": digest},
+                                {"Key": "size", "Value": str(size)},
+                                {"Key": "pod-id", "Value": input.pod_id},
+                            ]
+                        },
+                    )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        self._s3.abort_multipart_upload,
+                        Bucket=input.bucket,
+                        Key=input.key,
+                        UploadId=upload_id,
+                    )
+                raise
+        return SnapshotInfo(
+            pod_id=input.pod_id,
+            bucket=input.bucket,
+            key=input.key,
+            size=size,
+            sha256=digest,
+            parts=len(parts),
+        )
+
+    async def _upload_stream(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        script: str,
+        input: SnapshotInput,
+        upload_id: str,
+    ) -> tuple[int, str, list[dict[str, Any]]]:
+        """Reads the remote pipeline's stdout chunk by chunk into multipart parts."""
+        hasher = hashlib.sha256()
+        size = 0
+        parts: list[dict[str, Any]] = []
+        pending: list[bytes] = []
+        pending_size = 0
+
+        async def flush() -> None:
+            nonlocal pending, pending_size
+            body = b"".join(pending)
+            pending, pending_size = [], 0
+            number = len(parts) + 1
+            answer = await asyncio.to_thread(
+                self._s3.upload_part,
+                Bucket=input.bucket,
+                Key=input.key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+        process = await conn.create_process(bash(script), encoding=None)
+        stderr_task = asyncio.ensure_future(process.stderr.read())
+        try:
+            while chunk := await process.stdout.read(READ_CHUNK):
+                hasher.update(chunk)
+                size += len(chunk)
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= self._part_size:
+                    await flush()
+            stderr = (await stderr_task).decode(errors="replace")
+            await process.wait_closed()
+        finally:
+            stderr_task.cancel()
+            process.close()
+        _check_exit(process.exit_status, stderr, f"snapshot of pod {input.pod_id}")
+        if pending or not parts:
+            await flush()
+        return size, hasher.hexdigest(), parts
+
+    async def verify_snapshot(self, input: VerifySnapshotInput) -> SnapshotVerification:
+        """Checks the object against the recorded size and sha256; SnapshotCorrupt if not.
+
+        Without ``rehash`` it compares S3's size and our checksum tag; with it, it reads
+        the object back and hashes every byte (streamed, never held in memory).
+        """
+        snap = input.snapshot
+        where = f"verify s3://{snap.bucket}/{snap.key}"
+        with translate(where):
+            head = await asyncio.to_thread(self._s3.head_object, Bucket=snap.bucket, Key=snap.key)
+            tagging = await asyncio.to_thread(
+                self._s3.get_object_tagging, Bucket=snap.bucket, Key=snap.key
+            )
+        size = int(head["ContentLength"])
+        tags = {t["Key"]: t["Value"] for t in tagging["TagSet"]}
+        if snap.size is not None and size != snap.size:
+            raise SnapshotCorrupt(f"{where}: size {size}, expected {snap.size}")
+        if tags.get("sha256") != snap.sha256:
+            raise SnapshotCorrupt(f"{where}: checksum tag {tags.get('sha256')!r} does not match")
+        if input.rehash:
+            digest, _ = await self._hash_object(snap.bucket, snap.key)
+            if digest != snap.sha256:
+                raise SnapshotCorrupt(f"{where}: content hashes to {digest}")
+        return SnapshotVerification(snapshot=snap, size=size, rehashed=input.rehash)
+
+    async def _hash_object(self, bucket: str, key: str) -> tuple[str, int]:
+        hasher = hashlib.sha256()
+        size = 0
+        with translate(f"read s3://{bucket}/{key}"):
+            body = (await asyncio.to_thread(self._s3.get_object, Bucket=bucket, Key=key))["Body"]
+            try:
+                while chunk := await asyncio.to_thread(body.read, READ_CHUNK):
+                    hasher.update(chunk)
+                    size += len(chunk)
+            finally:
+                body.close()
+        return hasher.hexdigest(), size
+
+    async def restore_from_s3(self, input: RestoreInput) -> ContainerInfo:
+        """Recreates the pod on ``input.host`` from its snapshot and starts it.
+
+        Idempotent: if the pod's container already exists there (a restore that finished
+        before its result was recorded), it is adopted. Leftovers of an interrupted
+        restore (helper container, partial volume) are removed before starting afresh.
+        """
+        host, spec, snap = input.host, input.spec, input.snapshot
+        where = f"restore {spec.pod_id} on {host.name} from s3://{snap.bucket}/{snap.key}"
+        async with self._ssh.connect(host) as conn:
+            if await self._containers.inspect(conn, host, spec.pod_id) is not None:
+                return await self._containers.ensure_running(conn, host, spec)
+            with translate(where):
+                body = (
+                    await asyncio.to_thread(self._s3.get_object, Bucket=snap.bucket, Key=snap.key)
+                )["Body"]
+            try:
+                await self._discard_partial_restore(conn, spec.pod_id)
+                await self._containers.create_volume(conn, spec)
+                helper = restore_helper_name(spec.pod_id)
+                await self._ssh.run(
+                    conn,
+                    [
+                        "docker",
+                        "create",
+                        "--name",
+                        helper,
+                        "--network",
+                        "none",
+                        "--label",
+                        f"{LABEL_POD}-restore={spec.pod_id}",
+                        "-v",
+                        f"{spec.volume_name}:/workspace:nocopy",
+                        spec.image,
+                        "true",
+                    ],
+                )
+                try:
+                    with translate(where):
+                        size, digest, status, stderr = await self._stream_into(conn, helper, body)
+                    if digest != snap.sha256 or (snap.size is not None and size != snap.size):
+                        raise SnapshotCorrupt(
+                            f"{where}: content hashes to {digest} ({size} bytes), "
+                            f"expected {snap.sha256}; nothing was restored"
+                        )
+                    _check_exit(status, stderr, where)
+                except BaseException:
+                    with contextlib.suppress(PodHostError, OSError, asyncssh.Error):
+                        await self._discard_partial_restore(conn, spec.pod_id)
+                    raise
+            finally:
+                body.close()
+            await self._ssh.run(conn, ["docker", "rm", "-f", helper])
+            return await self._containers.ensure_running(
+                conn, host, spec, copy_image_workspace=False
+            )
+
+    async def _stream_into(
+        self, conn: asyncssh.SSHClientConnection, helper: str, body: Any
+    ) -> tuple[int, str, int | None, str]:
+        """Feeds the S3 body to ``zstd -d | docker cp - helper:/``, hashing every byte.
+
+        If the remote side gives up early (corrupt input makes zstd fail), the rest of
+        the object is still read and hashed, to tell a corrupt snapshot from a host failure.
+        """
+        hasher = hashlib.sha256()
+        size = 0
+        process = await conn.create_process(
+            bash(f"zstd -d -q -c | docker cp - {helper}:/"), encoding=None
+        )
+        stderr_task = asyncio.ensure_future(process.stderr.read())
+        remote_open = True
+        try:
+            while chunk := await asyncio.to_thread(body.read, READ_CHUNK):
+                hasher.update(chunk)
+                size += len(chunk)
+                if remote_open:
+                    try:
+                        process.stdin.write(chunk)
+                        await process.stdin.drain()
+                    except (BrokenPipeError, ConnectionResetError, asyncssh.Error):
+                        remote_open = False
+            if remote_open:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError, asyncssh.Error):
+                    process.stdin.write_eof()
+            stderr = (await stderr_task).decode(errors="replace")
+            await process.wait_closed()
+        finally:
+            stderr_task.cancel()
+            process.close()
+        return size, hasher.hexdigest(), process.exit_status, stderr
+
+    async def _discard_partial_restore(
+        self, conn: asyncssh.SSHClientConnection, pod_id: str
+    ) -> None:
+        await self._ssh.run(conn, ["docker", "rm", "-f", restore_helper_name(pod_id)], check=False)
+        await self._containers.remove_volume_if_present(conn, pod_id)
+
+
+def _check_exit(status: int | None, stderr: str, what: str) -> None:
+    if status is None:
+        raise HostUnreachable(f"{what}: the connection closed before the command finished")
+    if status != 0:
+        raise docker_error(stderr, f"{what}: exit {status}")

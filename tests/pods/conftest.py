@@ -1,0 +1,88 @@
+"""Shared helpers for the pod tests: a client wired to the test hosts and moto, pod specs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from activities.pods import PodHostClient
+from activities.pods_models import ContainerRef, ExecInput, PodHostRef, PodSpec
+from tests.fixtures.moto import AwsResources
+from tests.fixtures.podhosts import PodHosts
+
+PART_SIZE = 5 * 1024 * 1024
+
+
+def new_spec(**overrides: Any) -> PodSpec:
+    values: dict[str, Any] = {
+        "pod_id": f"p{uuid.uuid4().hex[:10]}",
+        "account_id": "acct-1",
+        "env": {"API_TOKEN": "s3cret-token"},
+        **overrides,
+    }
+    return PodSpec(**values)
+
+
+@pytest.fixture
+def hosts(pod_hosts: PodHosts) -> Iterator[PodHosts]:
+    pod_hosts.ensure_running()
+    yield pod_hosts
+    pod_hosts.ensure_running()
+
+
+@pytest.fixture
+def client(hosts: PodHosts, aws: AwsResources) -> PodHostClient:
+    return PodHostClient(
+        ssh_key_path=hosts.client_key,
+        known_hosts=hosts.known_hosts,
+        s3=aws.s3(),
+        part_size=PART_SIZE,
+        connect_timeout=5,
+    )
+
+
+def local_docker(hosts: PodHosts, *args: str) -> str:
+    """Looks at the daemon directly (not through the code under test)."""
+    return subprocess.run(
+        ["docker", "-H", hosts.docker_host, *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def inspect(hosts: PodHosts, name: str) -> dict[str, Any] | None:
+    result = subprocess.run(
+        ["docker", "-H", hosts.docker_host, "inspect", name], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        return None
+    data: list[dict[str, Any]] = json.loads(result.stdout)
+    return data[0]
+
+
+async def sh(client: PodHostClient, host: PodHostRef, pod_id: str, script: str) -> str:
+    result = await client.exec_in_pod(ExecInput(host=host, pod_id=pod_id, argv=["sh", "-c", script]))
+    assert result.exit_status == 0, result.stderr
+    return result.stdout
+
+
+async def http_get(url: str, attempts: int = 50) -> httpx.Response:
+    """GET with a short retry: httpd may need a moment after the container starts."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        for _ in range(attempts):
+            try:
+                return await http.get(url)
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        return await http.get(url)
+
+
+async def remove_pod(client: PodHostClient, host: PodHostRef, pod_id: str) -> None:
+    ref = ContainerRef(host=host, pod_id=pod_id)
+    await client.remove_container_if_present(ref)
+    await client.remove_workspace_if_present(ref)
