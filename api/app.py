@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, install_metrics
-from api.routers import health
+from api.ratelimit import RateLimiter
+from api.routers import admin, health, signups, team, webhooks
+from db.session import make_async_engine, make_async_sessionmaker
 from tenantry.settings import ApiSettings
 from tenantry.temporal import connect
 
@@ -22,9 +23,9 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True)
+        engine = make_async_engine(settings.database_url)
         app.state.engine = engine
-        app.state.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.sessions = make_async_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings, lazy=True)
         try:
             yield
@@ -41,5 +42,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
-    app.include_router(health.router)
+    app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
+    for router in (health.router, signups.router, webhooks.router, admin.router, team.router):
+        app.include_router(router)
     return app

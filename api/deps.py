@@ -8,10 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import ApiError
+from db.models import Account, ApiKey
+from tenantry.crypto import API_KEY_PREFIX, api_key_prefix, verify_secret
 from tenantry.settings import ApiSettings
 
 _bearer = HTTPBearer(auto_error=False, description="admin token, host token or account API key")
@@ -65,3 +68,22 @@ def require_host_token(credentials: Credentials, settings: SettingsDep) -> None:
 
 AdminDep = Depends(require_admin)
 HostDep = Depends(require_host_token)
+
+
+async def current_account(credentials: Credentials, session: SessionDep) -> Account:
+    """The account owning the presented API key (hashed lookup, constant-time compare)."""
+    token = bearer_token(credentials)
+    if not token.startswith(API_KEY_PREFIX):
+        raise unauthorized("invalid API key")
+    key = await session.scalar(
+        select(ApiKey).where(ApiKey.prefix == api_key_prefix(token), ApiKey.revoked_at.is_(None))
+    )
+    if key is None or not verify_secret(token, key.key_hash):
+        raise unauthorized("invalid API key")
+    account = await session.get(Account, key.account_id)
+    if account is None or account.status != "active":
+        raise unauthorized("account is not active")
+    return account
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]

@@ -60,4 +60,3 @@ async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     registry: ApiMetrics = request.app.state.metrics
     return registry.render()
-

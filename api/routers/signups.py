@@ -1,0 +1,193 @@
+"""Public signup endpoints: start a signup, follow it, and the Checkout landing pages."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from sqlalchemy import select
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError, not_found
+from api.signup_tokens import status_token, status_token_hash
+from db.models import Signup, Tenant
+from tenantry.contracts import (
+    SA_SUBDOMAIN,
+    CheckoutRequest,
+    ErrorType,
+    SignupInput,
+    SignupStatus,
+    signup_workflow_id,
+)
+from tenantry.crypto import verify_secret
+from tenantry.plans import TenantTier
+from tenantry.validation import subdomain_problem
+from workflows.signup import SignupWorkflow
+
+router = APIRouter(prefix="/v1/signups", tags=["signups"])
+
+CHECKOUT_WAIT_SECONDS = 30.0
+
+
+class SignupCreate(BaseModel):
+    email: EmailStr
+    subdomain: str = Field(description="DNS label: 3-63 lowercase letters, digits, hyphens")
+    tier: TenantTier
+
+    @field_validator("subdomain")
+    @classmethod
+    def _valid_subdomain(cls, value: str) -> str:
+        problem = subdomain_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class SignupCreated(BaseModel):
+    signup_id: str
+    status: SignupStatus
+    checkout_url: str | None
+    status_token: str
+
+
+class SignupView(BaseModel):
+    signup_id: str
+    status: str
+    step: str | None
+    tenant_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+@router.post("", status_code=202, response_model=SignupCreated)
+async def create_signup(
+    *,
+    body: SignupCreate,
+    request: Request,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    session: SessionDep,
+) -> SignupCreated:
+    """Starts a signup (or joins the one in progress) and returns its Checkout URL."""
+    request.app.state.signup_limiter.check(request.client.host if request.client else "unknown")
+    taken = await session.scalar(
+        select(Tenant.id).where(Tenant.subdomain == body.subdomain, Tenant.status != "failed")
+    )
+    if taken is not None:
+        raise _taken(body.subdomain)
+    signup_id = str(uuid.uuid4())
+    start = WithStartWorkflowOperation(
+        SignupWorkflow.run,
+        SignupInput(
+            signup_id=signup_id,
+            subdomain=body.subdomain,
+            email=str(body.email),
+            tier=body.tier.value,
+            status_token_hash=status_token_hash(settings, signup_id),
+            base_domain=settings.base_domain,
+            admin_email=settings.admin_email,
+            approval_mode=settings.approval_mode,
+            checkout_expiry_seconds=settings.checkout_expiry.total_seconds(),
+            health_budget_seconds=settings.health_gate_budget.total_seconds(),
+        ),
+        id=signup_workflow_id(body.subdomain),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(SA_SUBDOMAIN, body.subdomain)]
+        ),
+    )
+    try:
+        accepted = await asyncio.wait_for(
+            temporal.execute_update_with_start_workflow(
+                SignupWorkflow.begin_checkout,
+                CheckoutRequest(signup_id=signup_id, email=str(body.email), tier=body.tier.value),
+                start_workflow_operation=start,
+            ),
+            CHECKOUT_WAIT_SECONDS,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONFLICT:
+            raise _taken(body.subdomain) from exc
+        raise ApiError(502, "checkout_failed", f"could not start checkout: {cause}") from exc
+    except (TimeoutError, RPCError) as exc:
+        raise ApiError(
+            503,
+            "checkout_pending",
+            "checkout is still being prepared; repeat the same request to join it",
+            headers={"Retry-After": "5"},
+        ) from exc
+    if accepted.status == SignupStatus.FAILED:
+        raise ApiError(502, "checkout_failed", "could not start checkout; try again later")
+    return SignupCreated(
+        signup_id=accepted.signup_id,
+        status=accepted.status,
+        checkout_url=accepted.checkout_url,
+        status_token=status_token(settings, accepted.signup_id),
+    )
+
+
+@router.get("/{signup_id}", response_model=SignupView)
+async def get_signup(
+    *,
+    signup_id: uuid.UUID,
+    settings: SettingsDep,
+    session: SessionDep,
+    status_token: Annotated[str | None, Query()] = None,
+    x_status_token: Annotated[str | None, Header()] = None,
+) -> SignupView:
+    """The signup's progress; needs the `status_token` returned when it was created."""
+    token = status_token or x_status_token
+    signup = await session.get(Signup, signup_id)
+    if signup is None or not token or not verify_secret(token, signup.status_token_hash):
+        raise not_found("signup")
+    return signup_view(signup, settings.base_domain)
+
+
+@router.get("/{signup_id}/paid", include_in_schema=False)
+async def checkout_returned(signup_id: uuid.UUID) -> dict[str, Any]:
+    """Where Checkout sends the customer after paying: provisioning starts from the webhook."""
+    return {
+        "signup_id": str(signup_id),
+        "message": "Payment received: your instance is on its way.",
+    }
+
+
+@router.get("/{signup_id}/cancelled", include_in_schema=False)
+async def checkout_cancelled(signup_id: uuid.UUID) -> dict[str, Any]:
+    return {"signup_id": str(signup_id), "message": "Checkout was cancelled; nothing was charged."}
+
+
+def signup_view(signup: Signup, base_domain: str) -> SignupView:
+    active = signup.status == SignupStatus.ACTIVE.value
+    return SignupView(
+        signup_id=str(signup.id),
+        status=signup.status,
+        step=signup.step,
+        tenant_id=str(signup.tenant_id) if signup.tenant_id else None,
+        url=f"https://{signup.subdomain}.{base_domain}" if active else None,
+        error=signup.error,
+    )
+
+
+def _taken(subdomain: str) -> ApiError:
+    return ApiError(
+        409, "subdomain_taken", f"subdomain '{subdomain}' is taken", {"subdomain": subdomain}
+    )

@@ -1,0 +1,112 @@
+"""Routes verified Stripe events to the workflows they concern.
+
+Shared by the webhook endpoint and the recovery of missed deliveries, so both have the
+same effect: a signal that the receiving workflow deduplicates by event id, recorded in
+`processed_webhook_events` in the same transaction (a failed signal rolls the claim back
+and Stripe's redelivery tries again).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.models import Tenant
+from db.repo.webhooks import claim_webhook_event
+from tenantry.contracts import PaymentReceived, signup_workflow_id, tenant_workflow_id
+from workflows.signup import SignupWorkflow
+from workflows.tenant import BillingEvent, TenantWorkflow
+
+log = logging.getLogger("tenantry.webhooks")
+
+TENANT_EVENTS = frozenset(
+    {
+        "invoice.payment_failed",
+        "invoice.payment_succeeded",
+        "invoice.paid",
+        "customer.subscription.deleted",
+    }
+)
+
+
+async def handle_event(event: dict[str, Any], *, session: AsyncSession, temporal: Client) -> str:
+    """Applies one event at most once; returns what happened ("duplicate", "routed", ...)."""
+    event_id, event_type = str(event["id"]), str(event["type"])
+    if not await claim_webhook_event(session, event_id, event_type):
+        return "duplicate"
+    obj: dict[str, Any] = event.get("data", {}).get("object", {}) or {}
+    if event_type == "checkout.session.completed":
+        outcome = await _checkout_completed(event_id, obj, temporal)
+    elif event_type in TENANT_EVENTS:
+        outcome = await _tenant_billing(event_id, event_type, obj, session, temporal)
+    else:
+        outcome = "ignored"
+    await session.commit()
+    log.info("stripe event %s (%s): %s", event_id, event_type, outcome)
+    return outcome
+
+
+async def _checkout_completed(event_id: str, obj: dict[str, Any], temporal: Client) -> str:
+    subdomain = (obj.get("metadata") or {}).get("subdomain")
+    if not subdomain:
+        return "ignored: not a Tenantry checkout"
+    handle = temporal.get_workflow_handle_for(SignupWorkflow.run, signup_workflow_id(subdomain))
+    payment = PaymentReceived(
+        event_id=event_id,
+        checkout_session_id=str(obj["id"]),
+        customer_id=_id(obj.get("customer")),
+        subscription_id=_id(obj.get("subscription")),
+    )
+    return await _signal(handle.signal(SignupWorkflow.payment_completed, payment))
+
+
+async def _tenant_billing(
+    event_id: str, event_type: str, obj: dict[str, Any], session: AsyncSession, temporal: Client
+) -> str:
+    subscription = (
+        obj["id"] if event_type.startswith("customer.subscription") else obj.get("subscription")
+    )
+    subscription_id, customer_id = _id(subscription), _id(obj.get("customer"))
+    conditions = []
+    if subscription_id:
+        conditions.append(Tenant.stripe_subscription_id == subscription_id)
+    if customer_id:
+        conditions.append(Tenant.stripe_customer_id == customer_id)
+    if not conditions:
+        return "ignored: no subscription or customer"
+    tenant_id = await session.scalar(select(Tenant.id).where(or_(*conditions)).limit(1))
+    if tenant_id is None:
+        return "ignored: no tenant"
+    handle = temporal.get_workflow_handle_for(
+        TenantWorkflow.run, tenant_workflow_id(str(tenant_id))
+    )
+    event = BillingEvent(
+        event_id=event_id,
+        type=event_type,
+        invoice_id=_id(obj.get("id")) if event_type.startswith("invoice.") else None,
+        subscription_id=subscription_id,
+    )
+    return await _signal(handle.signal(TenantWorkflow.billing_event, event))
+
+
+async def _signal(call: Any) -> str:
+    try:
+        await call
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return "ignored: workflow not running"
+        raise
+    return "routed"
+
+
+def _id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return str(value.get("id")) if value.get("id") else None
+    return str(value)
