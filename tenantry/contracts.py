@@ -107,7 +107,11 @@ class SignupInput(BaseModel):
     email: str
     tier: str
     status_token_hash: str
+    base_domain: str
+    admin_email: str
     approval_mode: str = "auto"
+    checkout_expiry_seconds: float = 24 * 3600
+    health_budget_seconds: float = 600
 
 
 class CheckoutRequest(BaseModel):
@@ -283,3 +287,14 @@ class AuditEvent(BaseModel):
     action: str
     target: str | None = None
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class EnsureSubscriptionInput(BaseModel):
+    """Keeps a paid signup's subscription active; a cancelled one (an earlier failed
+    attempt compensated) is replaced once, keyed by the one it replaces."""
+
+    subscription_id: str
+    customer_id: str
+    tier: str
+    signup_id: str
+    subdomain: str

@@ -11,14 +11,27 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
 PLACEHOLDER_PREFIX = "dev-placeholder-"
 DEV_ENCRYPTION_KEY = "dev-placeholder-DIL4a9x1cm7vZ6bqk0AgGxJrZ2VfQ3sYw8Tn1Ue5Hoo="
+
+
+def _seconds(value: object) -> object:
+    """Durations may be given as seconds (`600`, `0.5`) as well as ISO 8601 (`PT10M`)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
 def _placeholder(name: str) -> SecretStr:
@@ -85,11 +98,14 @@ class CoreSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     tenant_app_image: str = "ghcr.io/tenantry/tenant-app:stable"
 
+    # How often activities poll provider actions (Hetzner actions, Route53 changes)
+    provider_poll_interval: Duration = timedelta(seconds=1)
+
     # Signup policy
     approval_mode: Literal["auto", "manual"] = "auto"
-    checkout_expiry: timedelta = timedelta(hours=24)
-    health_gate_budget: timedelta = timedelta(minutes=10)
-    payment_grace: timedelta = timedelta(days=7)
+    checkout_expiry: Duration = timedelta(hours=24)
+    health_gate_budget: Duration = timedelta(minutes=10)
+    payment_grace: Duration = timedelta(days=7)
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:
@@ -106,6 +122,19 @@ class CoreSettings(BaseSettings):
                 + ", ".join(f"TENANTRY_{n.upper()}" for n in sorted(weak))
             )
         return self
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as `TENANTRY_*` variables, for a child process (worker, API)."""
+        env: dict[str, str] = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, timedelta):
+                value = f"{value.total_seconds():g}"
+            env[f"TENANTRY_{name.upper()}"] = str(value)
+        return env
 
     @cached_property
     def encryption_keys(self) -> list[str]:
@@ -134,7 +163,7 @@ class WorkerSettings(CoreSettings):
 
     max_concurrent_activities: int = 100
     activity_threads: int = 32
-    graceful_shutdown: timedelta = timedelta(seconds=30)
+    graceful_shutdown: Duration = timedelta(seconds=30)
 
 
 class CliSettings(BaseSettings):

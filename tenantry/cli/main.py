@@ -47,3 +47,13 @@ def migrate() -> None:
 
     upgrade_head(CoreSettings().database_url)
     typer.echo("database schema is at head")
+
+
+def _register_groups() -> None:
+    from tenantry.cli import signups, tenants
+
+    app.add_typer(signups.app, name="signup")
+    app.add_typer(tenants.app, name="tenants")
+
+
+_register_groups()

@@ -1,0 +1,94 @@
+"""What every API-talking command shares: options, the HTTP client, output, exit codes.
+
+Exit codes: 0 ok; 1 the operation failed (server error, unreachable API, a failed
+signup); 2 bad input (a 4xx from the API, or a usage error), with the API's message.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+
+from tenantry.settings import CliSettings
+
+ApiUrlOption = Annotated[
+    str | None, typer.Option("--api-url", help="API base URL [env: TENANTRY_API_URL]")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", help="admin token or API key [env: TENANTRY_TOKEN]", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class Cli:
+    """The resolved options of one command invocation."""
+
+    api_url: str
+    token: str | None
+    json: bool
+
+    @classmethod
+    def from_options(cls, api_url: str | None, token: str | None, as_json: bool) -> Cli:
+        settings = CliSettings()
+        secret = token or (settings.token.get_secret_value() if settings.token else None)
+        return cls(api_url or settings.api_url, secret, as_json)
+
+    @contextmanager
+    def http(self) -> Iterator[httpx.Client]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        with httpx.Client(base_url=self.api_url, headers=headers, timeout=60) as client:
+            yield client
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call; a 4xx exits 2 and a 5xx or unreachable API exits 1, with a message."""
+        try:
+            with self.http() as client:
+                response = client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            fail(f"cannot reach the API at {self.api_url}: {exc}", EXIT_FAILED)
+        if response.is_success:
+            return response.json() if response.content else None
+        try:
+            error = response.json()["error"]
+            message = f"{error['message']} ({error['code']})"
+        except (ValueError, KeyError, TypeError):
+            error, message = None, response.text or response.reason_phrase
+        if self.json and error is not None:
+            typer.echo(json.dumps({"error": error}), err=True)
+        code = EXIT_BAD_INPUT if 400 <= response.status_code < 500 else EXIT_FAILED
+        fail(f"HTTP {response.status_code}: {message}", code)
+
+    def out(self, data: Any, text: str | None = None) -> None:
+        if self.json or text is None:
+            typer.echo(json.dumps(data, indent=None if self.json else 2, default=str))
+        else:
+            typer.echo(text)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    sys.stdout.flush()
+    raise typer.Exit(code)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c) or "").ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""SDK clients built from settings: the one place endpoints and credentials meet code.
+
+Endpoint overrides (the local stack's emulators and moto) are settings, so the same
+code talks to the real services in production.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+import stripe
+from hcloud import Client as HetznerClient
+
+from tenantry.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_s3 import S3Client
+
+
+def hetzner_client(settings: CoreSettings, *, poll_interval: float = 1.0) -> HetznerClient:
+    return HetznerClient(
+        token=settings.hetzner_token.get_secret_value(),
+        api_endpoint=settings.hetzner_endpoint,
+        application_name="tenantry",
+        poll_interval=poll_interval,
+        timeout=30,
+    )
+
+
+def stripe_client(settings: CoreSettings) -> stripe.StripeClient:
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    return stripe.StripeClient(
+        settings.stripe_api_key.get_secret_value(),
+        base_addresses=base,  # type: ignore[arg-type]
+        max_network_retries=2,
+    )
+
+
+def route53_client(settings: CoreSettings) -> Route53Client:
+    return boto3.client(
+        "route53",
+        endpoint_url=settings.route53_endpoint,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
+        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
+    )
+
+
+def s3_client(settings: CoreSettings) -> S3Client:
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
+        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
+    )
+
+
+def hosted_zone_id(settings: CoreSettings, route53: Route53Client) -> str:
+    """The configured zone, or the one whose name is the base domain."""
+    if settings.route53_hosted_zone_id:
+        return settings.route53_hosted_zone_id.removeprefix("/hostedzone/")
+    name = settings.base_domain.rstrip(".") + "."
+    for zone in route53.list_hosted_zones_by_name(DNSName=name)["HostedZones"]:
+        if zone["Name"] == name:
+            return zone["Id"].removeprefix("/hostedzone/")
+    raise LookupError(
+        f"no Route53 hosted zone named {name}; create it or set TENANTRY_ROUTE53_HOSTED_ZONE_ID"
+    )
