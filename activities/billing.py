@@ -20,6 +20,7 @@ from tenantry.contracts import (
     CheckoutSessionRef,
     CreateCustomerInput,
     CustomerRef,
+    EnsureSubscriptionInput,
     SubscriptionRef,
 )
 from tenantry.plans import CURRENCY, TENANT_PLANS, TenantTier
@@ -107,6 +108,27 @@ class BillingActivities:
         except stripe.StripeError as exc:
             raise from_stripe(exc, "cancel the subscription") from exc
         return True
+
+    @activity.defn
+    def ensure_subscription_active(self, inp: EnsureSubscriptionInput) -> SubscriptionRef:
+        """The subscription to provision against: the paid one, or its one replacement."""
+        try:
+            current = self._stripe.v1.subscriptions.retrieve(inp.subscription_id)
+            if current.status in ("active", "trialing", "past_due"):
+                return SubscriptionRef(subscription_id=current.id)
+            key = f"signup-{inp.subdomain}:{inp.signup_id}:replace:{inp.subscription_id}"
+            metadata = {"signup_id": inp.signup_id, "subdomain": inp.subdomain}
+            replacement = self._stripe.v1.subscriptions.create(
+                params={
+                    "customer": inp.customer_id,
+                    "items": [{"price": self.tier_price(inp.tier), "quantity": 1}],
+                    "metadata": {**metadata, "replaces": inp.subscription_id},
+                },
+                options={"idempotency_key": key},
+            )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "reactivate the subscription") from exc
+        return SubscriptionRef(subscription_id=replacement.id, idempotency_key=key)
 
     def tier_price(self, tier: str) -> str:
         """The Stripe price of a tenant tier, created once from `tenantry.plans` if missing."""

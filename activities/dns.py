@@ -17,7 +17,10 @@ from tenantry.contracts import DnsRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
-    from mypy_boto3_route53.type_defs import ResourceRecordSetOutputTypeDef, ResourceRecordSetTypeDef
+    from mypy_boto3_route53.type_defs import (
+        ResourceRecordSetOutputTypeDef,
+        ResourceRecordSetTypeDef,
+    )
 
 
 class DnsActivities:

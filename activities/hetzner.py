@@ -137,7 +137,9 @@ class HetznerActivities:
             if action.status == "success":
                 return
             if action.status == "error":
-                code, why = (action.error["code"], action.error["message"]) if action.error else ("", "")
+                code, why = (
+                    (action.error["code"], action.error["message"]) if action.error else ("", "")
+                )
                 raise ApplicationError(
                     f"Hetzner action failed to {doing}: {code}: {why}",
                     type="HetznerActionFailed",

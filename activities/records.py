@@ -125,7 +125,9 @@ class RecordActivities:
             tenant = await session.get(Tenant, uuid.UUID(record.tenant_id))
             if tenant is None:
                 raise ApplicationError(
-                    f"tenant {record.tenant_id} not found", type=ErrorType.NOT_FOUND, non_retryable=True
+                    f"tenant {record.tenant_id} not found",
+                    type=ErrorType.NOT_FOUND,
+                    non_retryable=True,
                 )
             for key, value in fields.items():
                 setattr(tenant, key, value)
@@ -139,7 +141,10 @@ class RecordActivities:
         async with self._sessions() as session:
             session.add(
                 AuditLogEntry(
-                    actor=entry.actor, action=entry.action, target=entry.target, details=entry.details
+                    actor=entry.actor,
+                    action=entry.action,
+                    target=entry.target,
+                    details=entry.details,
                 )
             )
             await session.commit()

@@ -50,7 +50,9 @@ async def _run(settings: WorkerSettings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         runner = asyncio.create_task(worker.run())
-        log.info("worker polling task queue %s at %s", settings.task_queue, settings.temporal_address)
+        log.info(
+            "worker polling task queue %s at %s", settings.task_queue, settings.temporal_address
+        )
         await stop.wait()
         log.info("shutting down: finishing in-flight activities")
         await worker.shutdown()

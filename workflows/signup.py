@@ -1,0 +1,518 @@
+"""SignupWorkflow: from a signup to an active tenant, or to a clean failure.
+
+One run per subdomain (`signup-{subdomain}`). The API starts it with update-with-start
+and waits on the `begin_checkout` update for the Checkout URL; a repeated request joins
+the same run. Payment arrives as a signal from the verified webhook, approval (when
+manual) as an update. Provisioning is a saga: each undo step is registered *before* its
+step runs, because a step can take effect and still fail (a create whose answer was
+lost), and undo steps are idempotent (`*_if_present`).
+
+Operators repair a failed signup by resetting this workflow to the workflow task that
+started provisioning (see README, "Runbook"): compensation left nothing behind, every
+step adopts what exists, and a subscription cancelled by compensation is replaced once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    WorkflowAlreadyStartedError,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.billing import BillingActivities
+    from activities.dns import DnsActivities
+    from activities.health import HealthActivities
+    from activities.hetzner import HetznerActivities
+    from activities.mail import MailActivities
+    from activities.records import RecordActivities
+    from tenantry.contracts import (
+        SA_STAGE,
+        SA_SUBDOMAIN,
+        SA_TENANT_ID,
+        ApprovalDecision,
+        CheckoutRequest,
+        CheckoutSessionInput,
+        CheckoutSessionRef,
+        CreateCustomerInput,
+        DnsRecord,
+        EmailMessage,
+        EnsureSubscriptionInput,
+        ErrorType,
+        HealthGateInput,
+        PaymentReceived,
+        ProvisioningEvent,
+        ServerRef,
+        ServerSpec,
+        SignupAccepted,
+        SignupInput,
+        SignupRecord,
+        SignupState,
+        SignupStatus,
+        Stage,
+        SubscriptionRef,
+        TenantRecord,
+    )
+    from tenantry.plans import TENANT_PLANS, TenantTier
+    from workflows.tenant import TenantInput, TenantWorkflow
+
+TENANT_NAMESPACE = uuid.UUID("0f6c51e8-5b1f-4c55-8a0e-7d0b3c7f2a11")
+
+# Transient faults retry with backoff; after this many attempts a step has failed for good.
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
+)
+# Undo steps never give up: leaving a server behind costs money every hour.
+UNDO_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+QUICK = timedelta(seconds=30)
+
+
+@workflow.defn
+class SignupWorkflow:
+    @workflow.init
+    def __init__(self, inp: SignupInput) -> None:
+        self._inp = inp
+        self._status = SignupStatus.PENDING
+        self._stage = Stage.CHECKOUT
+        self._checkout: CheckoutSessionRef | None = None
+        self._customer_id: str | None = None
+        self._payment: PaymentReceived | None = None
+        self._seen_events: set[str] = set()
+        self._decision: ApprovalDecision | None = None
+        self._error: str | None = None
+        self._tenant_id = str(uuid.uuid5(TENANT_NAMESPACE, inp.signup_id))
+        self._tenant_created = False
+        self._subscription_id: str | None = None
+
+    # -- messages ---------------------------------------------------------------------
+    @workflow.update
+    async def begin_checkout(self, request: CheckoutRequest) -> SignupAccepted:
+        """Answers once the Checkout session exists (or the signup has failed)."""
+        await workflow.wait_condition(lambda: self._checkout is not None or self._finished)
+        return SignupAccepted(
+            signup_id=self._inp.signup_id,
+            status=self._status,
+            checkout_url=self._checkout.url if self._checkout else None,
+        )
+
+    @begin_checkout.validator
+    def _validate_checkout(self, request: CheckoutRequest) -> None:
+        if request.email.lower() != self._inp.email.lower() or request.tier != self._inp.tier:
+            raise ApplicationError("subdomain is taken by another signup", type=ErrorType.CONFLICT)
+        if self._status not in (SignupStatus.PENDING,):
+            raise ApplicationError(
+                f"signup for this subdomain is already {self._status.value}",
+                type=ErrorType.CONFLICT,
+            )
+
+    @workflow.signal
+    def payment_completed(self, payment: PaymentReceived) -> None:
+        """From the verified webhook; duplicates and other sessions' events change nothing."""
+        if payment.event_id in self._seen_events or self._payment is not None:
+            return
+        self._seen_events.add(payment.event_id)
+        if self._checkout and payment.checkout_session_id != self._checkout.session_id:
+            workflow.logger.warning("payment for another checkout session ignored")
+            return
+        self._payment = payment
+
+    @workflow.update
+    def decide(self, decision: ApprovalDecision) -> SignupState:
+        self._decision = decision
+        return self.state()
+
+    @decide.validator
+    def _validate_decision(self, decision: ApprovalDecision) -> None:
+        if self._status != SignupStatus.AWAITING_APPROVAL or self._decision is not None:
+            raise ApplicationError(
+                f"signup is {self._status.value}, not awaiting approval", type=ErrorType.CONFLICT
+            )
+
+    @workflow.query
+    def state(self) -> SignupState:
+        return SignupState(
+            signup_id=self._inp.signup_id,
+            subdomain=self._inp.subdomain,
+            status=self._status,
+            stage=self._stage,
+            tenant_id=self._tenant_id if self._tenant_created else None,
+            checkout_url=self._checkout.url if self._checkout else None,
+            error=self._error,
+        )
+
+    @property
+    def _finished(self) -> bool:
+        return self._status in (
+            SignupStatus.ACTIVE,
+            SignupStatus.FAILED,
+            SignupStatus.EXPIRED,
+            SignupStatus.REJECTED,
+        )
+
+    # -- the run ----------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: SignupInput) -> SignupState:
+        workflow.upsert_search_attributes([SA_SUBDOMAIN.value_set(inp.subdomain)])
+        await self._enter(Stage.CHECKOUT, SignupStatus.PENDING)
+        await self._checkout_step()
+        await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PENDING)
+        expiry = timedelta(seconds=inp.checkout_expiry_seconds)
+        try:
+            await workflow.wait_condition(lambda: self._payment is not None, timeout=expiry)
+        except TimeoutError:
+            return await self._expire()
+        assert self._payment is not None
+        self._subscription_id = self._payment.subscription_id
+        await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PAID, "payment received")
+
+        if inp.approval_mode == "manual":
+            await self._enter(Stage.AWAITING_APPROVAL, SignupStatus.AWAITING_APPROVAL)
+            await workflow.wait_condition(lambda: self._decision is not None)
+            assert self._decision is not None
+            if not self._decision.approved:
+                return await self._reject(self._decision)
+
+        try:
+            await self._provision()
+        except (ActivityError, ApplicationError) as err:
+            await self._fail(err)
+            raise ApplicationError(
+                f"signup {inp.subdomain} failed and was compensated: {self._error}",
+                type="SignupFailed",
+                non_retryable=True,
+            ) from err
+        return self.state()
+
+    async def _checkout_step(self) -> None:
+        inp = self._inp
+        base_key = f"{workflow.info().workflow_id}:{inp.signup_id}"
+        customer = await workflow.execute_activity_method(
+            BillingActivities.create_customer,
+            CreateCustomerInput(
+                idempotency_key=f"{base_key}:customer",
+                email=inp.email,
+                signup_id=inp.signup_id,
+                subdomain=inp.subdomain,
+            ),
+            start_to_close_timeout=QUICK,
+            retry_policy=STEP_RETRY,
+        )
+        self._customer_id = customer.customer_id
+        self._checkout = await workflow.execute_activity_method(
+            BillingActivities.create_checkout_session,
+            CheckoutSessionInput(
+                idempotency_key=f"{base_key}:checkout",
+                customer_id=customer.customer_id,
+                signup_id=inp.signup_id,
+                subdomain=inp.subdomain,
+                tier=inp.tier,
+                expires_at=workflow.now() + timedelta(seconds=inp.checkout_expiry_seconds),
+            ),
+            start_to_close_timeout=QUICK,
+            retry_policy=STEP_RETRY,
+        )
+
+    async def _provision(self) -> None:
+        inp = self._inp
+        assert self._payment is not None and self._customer_id is not None
+        undo: list[Callable[[], Awaitable[Any]]] = []
+        self._undo = undo
+        await self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
+        if self._subscription_id:
+            subscription = await workflow.execute_activity_method(
+                BillingActivities.ensure_subscription_active,
+                EnsureSubscriptionInput(
+                    subscription_id=self._subscription_id,
+                    customer_id=self._customer_id,
+                    tier=inp.tier,
+                    signup_id=inp.signup_id,
+                    subdomain=inp.subdomain,
+                ),
+                start_to_close_timeout=QUICK,
+                retry_policy=STEP_RETRY,
+            )
+            self._subscription_id = subscription.subscription_id
+        tenant = self._tenant_record("provisioning")
+        keys = await workflow.execute_activity_method(
+            RecordActivities.ensure_tenant,
+            tenant,
+            start_to_close_timeout=QUICK,
+            retry_policy=STEP_RETRY,
+        )
+        self._tenant_created = True
+        workflow.upsert_search_attributes([SA_TENANT_ID.value_set(self._tenant_id)])
+        await self._log("tenant.created", tenant_id=self._tenant_id)
+
+        # Server: register the undo first; the create may land and still fail.
+        await self._enter(Stage.SERVER, SignupStatus.PROVISIONING)
+        server_name = f"tenant-{inp.subdomain}"
+        undo.append(
+            lambda: self._undo_activity(
+                HetznerActivities.delete_server_if_present, ServerRef(name=server_name)
+            )
+        )
+        server = await workflow.execute_activity_method(
+            HetznerActivities.create_server,
+            ServerSpec(
+                name=server_name,
+                tenant_id=self._tenant_id,
+                subdomain=inp.subdomain,
+                server_type=TENANT_PLANS[TenantTier(inp.tier)].server_type,
+                labels={
+                    "tenantry/managed": "true",
+                    "tenantry/tenant": self._tenant_id,
+                    "tenantry/subdomain": inp.subdomain,
+                },
+            ),
+            start_to_close_timeout=timedelta(minutes=15),
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=STEP_RETRY,
+        )
+        tenant.server_id, tenant.server_name, tenant.server_ip = (
+            server.server_id,
+            server.name,
+            server.ipv4,
+        )
+        await self._save_tenant(tenant)
+        await self._log(
+            "server.ready", server_id=server.server_id, ipv4=server.ipv4, adopted=server.adopted
+        )
+
+        # DNS
+        await self._enter(Stage.DNS, SignupStatus.PROVISIONING)
+        record = DnsRecord(fqdn=f"{inp.subdomain}.{inp.base_domain}", ipv4=server.ipv4)
+        undo.append(lambda: self._undo_activity(DnsActivities.delete_dns_record_if_present, record))
+        change_id = await workflow.execute_activity_method(
+            DnsActivities.upsert_dns_record,
+            record,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=STEP_RETRY,
+        )
+        tenant.dns_record = record.fqdn
+        await self._save_tenant(tenant)
+        await self._log("dns.insync", fqdn=record.fqdn, change_id=change_id)
+
+        # Health gate
+        await self._enter(Stage.HEALTH, SignupStatus.PROVISIONING)
+        budget = timedelta(seconds=inp.health_budget_seconds)
+        await workflow.execute_activity_method(
+            HealthActivities.wait_healthy,
+            HealthGateInput(
+                url=f"http://{server.ipv4}/health",
+                host_header=record.fqdn,
+                deadline=workflow.now() + budget,
+                ssh_host=server.ipv4,
+                ssh_host_public_key=keys.ssh_host_public_key,
+            ),
+            start_to_close_timeout=budget + timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=STEP_RETRY,
+        )
+        await self._log("health.ok", url=f"https://{record.fqdn}")
+
+        # Welcome, then active.
+        await self._enter(Stage.WELCOME, SignupStatus.PROVISIONING)
+        await workflow.execute_activity_method(
+            MailActivities.send_email,
+            EmailMessage(
+                to=inp.email,
+                subject=f"Welcome to Tenantry: {record.fqdn} is ready",
+                body=(
+                    f"Your instance is live at https://{record.fqdn}\n\nThank you for signing up.\n"
+                ),
+                dedupe_key=f"welcome-{inp.signup_id}",
+            ),
+            start_to_close_timeout=QUICK,
+            retry_policy=STEP_RETRY,
+        )
+        tenant.status = "active"
+        await self._save_tenant(tenant)
+        # A reset or repeated run finds the tenant's entity workflow already living.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                TenantWorkflow.run,
+                TenantInput(tenant_id=self._tenant_id, subdomain=inp.subdomain, tier=inp.tier),
+                id=f"tenant-{self._tenant_id}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(SA_TENANT_ID, self._tenant_id),
+                        SearchAttributePair(SA_SUBDOMAIN, inp.subdomain),
+                    ]
+                ),
+            )
+        await self._enter(Stage.ACTIVE, SignupStatus.ACTIVE, "tenant is active")
+
+    # -- endings ----------------------------------------------------------------------
+    async def _fail(self, err: BaseException) -> None:
+        self._error = _customer_reason(self._stage, err)
+        failed_at = self._stage
+        await self._enter(Stage.COMPENSATING, SignupStatus.PROVISIONING, self._error)
+        for step in reversed(getattr(self, "_undo", [])):
+            await step()
+        if self._subscription_id:
+            await self._undo_activity(
+                BillingActivities.cancel_subscription_if_present,
+                SubscriptionRef(subscription_id=self._subscription_id),
+            )
+        if self._tenant_created:
+            await self._save_tenant(self._tenant_record("failed"))
+        await self._enter(Stage.FAILED, SignupStatus.FAILED, self._error)
+        await self._mail_quietly(
+            EmailMessage(
+                to=self._inp.admin_email,
+                subject=f"Signup {self._inp.subdomain} failed at {failed_at.value}",
+                body=f"Signup {self._inp.signup_id} failed at {failed_at.value}: {err}\n"
+                f"Workflow: {workflow.info().workflow_id}. Everything it created was removed.\n",
+                dedupe_key=f"failed-admin-{self._inp.signup_id}-{workflow.info().run_id}",
+            )
+        )
+        await self._mail_quietly(
+            EmailMessage(
+                to=self._inp.email,
+                subject="We could not set up your Tenantry instance",
+                body=f"{self._error}\nYour subscription has been cancelled."
+                " Our team has been notified.\n",
+                dedupe_key=f"failed-customer-{self._inp.signup_id}-{workflow.info().run_id}",
+            )
+        )
+
+    async def _expire(self) -> SignupState:
+        if self._checkout is not None:
+            await self._undo_activity(
+                BillingActivities.expire_checkout_session_if_open, self._checkout
+            )
+        self._error = "checkout expired before payment"
+        await self._enter(Stage.EXPIRED, SignupStatus.EXPIRED, self._error)
+        return self.state()
+
+    async def _reject(self, decision: ApprovalDecision) -> SignupState:
+        if self._subscription_id:
+            await self._undo_activity(
+                BillingActivities.cancel_subscription_if_present,
+                SubscriptionRef(subscription_id=self._subscription_id),
+            )
+        self._error = decision.reason or "signup was not approved"
+        await self._enter(Stage.FAILED, SignupStatus.REJECTED, self._error)
+        await self._mail_quietly(
+            EmailMessage(
+                to=self._inp.email,
+                subject="Your Tenantry signup was not approved",
+                body=f"{self._error}\nYour subscription has been cancelled.\n",
+                dedupe_key=f"rejected-{self._inp.signup_id}",
+            )
+        )
+        return self.state()
+
+    # -- helpers ----------------------------------------------------------------------
+    async def _enter(self, stage: Stage, status: SignupStatus, note: str | None = None) -> None:
+        self._stage, self._status = stage, status
+        workflow.upsert_search_attributes([SA_STAGE.value_set(stage.value)])
+        inp = self._inp
+        await workflow.execute_activity_method(
+            RecordActivities.save_signup,
+            SignupRecord(
+                signup_id=inp.signup_id,
+                subdomain=inp.subdomain,
+                email=inp.email,
+                tier=inp.tier,
+                status_token_hash=inp.status_token_hash,
+                status=status,
+                step=stage,
+                error=self._error,
+                stripe_customer_id=self._customer_id,
+                stripe_checkout_session_id=self._checkout.session_id if self._checkout else None,
+                stripe_subscription_id=self._subscription_id,
+                tenant_id=self._tenant_id if self._tenant_created else None,
+            ),
+            start_to_close_timeout=QUICK,
+            retry_policy=UNDO_RETRY,
+        )
+        await self._log(f"stage.{stage.value}", status=status.value, note=note)
+
+    async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
+        await workflow.execute_activity_method(
+            RecordActivities.log_provisioning,
+            ProvisioningEvent(
+                action=action,
+                signup_id=self._inp.signup_id,
+                tenant_id=self._tenant_id if self._tenant_created else None,
+                details=details,
+            ),
+            start_to_close_timeout=QUICK,
+            retry_policy=UNDO_RETRY,
+        )
+
+    def _tenant_record(self, status: str) -> TenantRecord:
+        return TenantRecord(
+            tenant_id=self._tenant_id,
+            signup_id=self._inp.signup_id,
+            subdomain=self._inp.subdomain,
+            tier=self._inp.tier,
+            status=status,
+            email=self._inp.email,
+            stripe_customer_id=self._customer_id,
+            stripe_subscription_id=self._subscription_id,
+        )
+
+    async def _save_tenant(self, tenant: TenantRecord) -> None:
+        await workflow.execute_activity_method(
+            RecordActivities.update_tenant,
+            tenant,
+            start_to_close_timeout=QUICK,
+            retry_policy=UNDO_RETRY,
+        )
+
+    async def _undo_activity(self, method: Callable[..., Any], arg: Any) -> None:
+        """Runs an undo step to completion, even if the workflow is being cancelled."""
+        handle = workflow.start_activity_method(
+            method,
+            arg,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=UNDO_RETRY,
+        )
+        await asyncio.shield(handle)
+        await self._log(f"undo.{getattr(method, '__name__', 'step')}")
+
+    async def _mail_quietly(self, message: EmailMessage) -> None:
+        try:
+            await workflow.execute_activity_method(
+                MailActivities.send_email,
+                message,
+                start_to_close_timeout=QUICK,
+                retry_policy=STEP_RETRY,
+            )
+        except (ActivityError, CancelledError):
+            workflow.logger.warning("could not send a notification mail")
+
+
+def _customer_reason(stage: Stage, err: BaseException) -> str:
+    """A reason a customer can read; the technical one goes to the provisioning log."""
+    what = {
+        Stage.SECRETS: "prepare your instance",
+        Stage.SERVER: "create your server",
+        Stage.DNS: "set up your domain name",
+        Stage.HEALTH: "start your instance",
+        Stage.WELCOME: "finish your setup",
+    }.get(stage, "set up your instance")
+    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
+    return f"We could not {what}: {cause}"
