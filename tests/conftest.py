@@ -7,6 +7,10 @@ tests never clash with a running `tenantry dev`.
 
 from pathlib import Path
 
+import pytest
+
+pytest.register_assert_rewrite("tests.fixtures", "tests.support")
+
 pytest_plugins = sorted(
     f"tests.fixtures.{p.stem}"
     for p in (Path(__file__).parent / "fixtures").glob("*.py")
