@@ -40,7 +40,7 @@ from devstack.config import DevStackSettings
 from devstack.procs import ManagedProcess, StackError, http_ready, port_in_use
 
 # Modules that may contribute parts through `dev_parts()`; absent ones are skipped.
-PLUGIN_MODULES: list[str] = ["devstack.docker", "devstack.hosts", "devstack.caddy"]
+PLUGIN_MODULES: list[str] = ["devstack.docker", "devstack.podhost", "devstack.caddy"]
 
 DEV_ENV_FILE = "dev.env"
 STATE_FILE = "dev.json"
@@ -171,6 +171,35 @@ def load_dev_secrets(state_dir: Path) -> dict[str, str]:
         path.chmod(0o600)
         values.update(missing)
     return {k: os.environ.get(k, v) for k, v in values.items()}
+
+
+def ensure_ssh_key(key_path: Path) -> Path:
+    """The control plane's SSH key (ed25519, OpenSSH format), generated on the first run.
+
+    The worker signs in to pod hosts and tenant servers with it; the Hetzner emulator and
+    the pod hosts authorise its public half.
+    """
+    public_path = key_path.with_name(key_path.name + ".pub")
+    if key_path.exists() and public_path.exists():
+        return key_path
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.parent.chmod(0o700)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(private)
+    public_path.write_bytes(public + b" tenantry-dev-control-plane\n")
+    return key_path
 
 
 # --- the parts ----------------------------------------------------------------------------
@@ -330,7 +359,6 @@ def _migrate(ctx: DevContext) -> None:
 def _start_api(ctx: DevContext) -> Stoppable:
     s = ctx.settings
     base = f"http://{s.host}:{s.api_port}"
-    ctx.env.setdefault("TENANTRY_PUBLIC_URL", base)
     process = ctx.process(
         "api",
         tenantry_argv("api"),
@@ -561,11 +589,21 @@ class DevStack:
     def _base_env(self) -> dict[str, str]:
         ctx = self.ctx
         ssh_dir = ctx.state_dir / "ssh"
+        if "TENANTRY_SSH_KEY_PATH" not in os.environ:
+            ensure_ssh_key(ssh_dir / "id_ed25519")
+            (ssh_dir / "known_hosts").touch(mode=0o600)
         return {
             "TENANTRY_ENV": "dev",
             "TENANTRY_STATE_DIR": str(ctx.state_dir),
-            "TENANTRY_SSH_KEY_PATH": str(ssh_dir / "id_ed25519"),
-            "TENANTRY_SSH_KNOWN_HOSTS_PATH": str(ssh_dir / "known_hosts"),
+            "TENANTRY_PUBLIC_URL": os.environ.get(
+                "TENANTRY_PUBLIC_URL", f"http://{ctx.host}:{ctx.settings.api_port}"
+            ),
+            "TENANTRY_SSH_KEY_PATH": os.environ.get(
+                "TENANTRY_SSH_KEY_PATH", str(ssh_dir / "id_ed25519")
+            ),
+            "TENANTRY_SSH_KNOWN_HOSTS_PATH": os.environ.get(
+                "TENANTRY_SSH_KNOWN_HOSTS_PATH", str(ssh_dir / "known_hosts")
+            ),
             **load_dev_secrets(ctx.state_dir),
         }
 
