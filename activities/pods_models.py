@@ -7,9 +7,10 @@ and label names built from them need no escaping anywhere.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tenantry.plans import PodTier
 
@@ -19,6 +20,7 @@ ContainerRuntime = Literal["runc", "runsc", "auto"]
 
 POD_BASE_IMAGE = "tenantry/pod-base:1"
 SNAPSHOT_FORMAT = "tar+zstd;workspace;v1"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Model(BaseModel):
@@ -53,6 +55,15 @@ class PodSpec(_Model):
     # Secrets reach the container through an env file, never a command line. They are
     # kept out of repr; encrypting them in Temporal payloads is the payload codec's job.
     env: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("env")
+    @classmethod
+    def _env_file_safe(cls, env: dict[str, str]) -> dict[str, str]:
+        """Docker env files hold one NAME=value per line: no newlines, shell-safe names."""
+        for name, value in env.items():
+            if not ENV_NAME.fullmatch(name) or "\n" in value or "\r" in value or "\0" in value:
+                raise ValueError(f"environment variable {name!r} cannot be passed to a pod")
+        return env
 
     @property
     def container_name(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from typing import Any
 
 import asyncssh
@@ -21,7 +22,7 @@ from activities.pods.errors import (
     RemoteCommandFailed,
     RuntimeUnavailable,
 )
-from activities.pods.ssh import SshConnector, is_missing
+from activities.pods.ssh import SshConnector, bash, is_missing
 from activities.pods_models import (
     ContainerInfo,
     ContainerRef,
@@ -50,6 +51,7 @@ class PodContainers:
     def __init__(self, ssh: SshConnector, *, runtime: ContainerRuntime = "runc") -> None:
         self._ssh = ssh
         self._runtime = runtime
+        self._facts: dict[tuple[str, int], tuple[int, set[str]]] = {}
 
     # -- operations (one input model in, one result model out) --------------------------
 
@@ -111,14 +113,14 @@ class PodContainers:
         *,
         copy_image_workspace: bool = True,
     ) -> ContainerInfo:
-        info = await self.inspect(conn, host, spec.pod_id)
-        if info is None:
+        existing = await self.inspect(conn, host, spec.pod_id)
+        if existing is not None and existing.status == "running":
+            return existing
+        if existing is None:
             await self._create(conn, host, spec, copy_image_workspace=copy_image_workspace)
-        info = await self._require(conn, host, spec.pod_id)
-        if info.status != "running":
-            await self._ssh.run(conn, ["docker", "start", spec.container_name])
-            info = await self._require(conn, host, spec.pod_id)
-        return info
+        # Starting a running container is a no-op, so a racing attempt is harmless.
+        await self._ssh.run(conn, ["docker", "start", spec.container_name])
+        return await self._require(conn, host, spec.pod_id)
 
     async def inspect(
         self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
@@ -157,12 +159,10 @@ class PodContainers:
         await self._ssh.run(conn, ["docker", "volume", "rm", volume])
         return True
 
-    async def create_volume(self, conn: asyncssh.SSHClientConnection, spec: PodSpec) -> None:
+    @staticmethod
+    def volume_create_argv(spec: PodSpec) -> list[str]:
         """Creates the labelled workspace volume; an existing one is kept as it is."""
-        await self._ssh.run(
-            conn,
-            ["docker", "volume", "create", *_labels(spec), spec.volume_name],
-        )
+        return ["docker", "volume", "create", *_labels(spec), spec.volume_name]
 
     async def _require(
         self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
@@ -172,12 +172,19 @@ class PodContainers:
             raise ContainerNotFound(f"{host.name}: no container for pod {pod_id}")
         return info
 
-    async def _host_facts(self, conn: asyncssh.SSHClientConnection) -> tuple[int, set[str]]:
+    async def _host_facts(
+        self, conn: asyncssh.SSHClientConnection, host: PodHostRef
+    ) -> tuple[int, set[str]]:
+        """CPU count and installed runtimes; asked once per host and then remembered."""
+        key = (host.address, host.port)
+        if key in self._facts:
+            return self._facts[key]
         result = await self._ssh.run(
             conn, ["docker", "info", "--format", "{{.NCPU}}|{{json .Runtimes}}"]
         )
         ncpu, runtimes = result.stdout.decode().strip().split("|", 1)
-        return int(ncpu), set(json.loads(runtimes))
+        self._facts[key] = (int(ncpu), set(json.loads(runtimes)))
+        return self._facts[key]
 
     def _pick_runtime(self, available: set[str]) -> str:
         if self._runtime == "auto":
@@ -194,11 +201,10 @@ class PodContainers:
         *,
         copy_image_workspace: bool,
     ) -> None:
-        ncpu, runtimes = await self._host_facts(conn)
+        ncpu, runtimes = await self._host_facts(conn, host)
         resources = POD_PLANS[spec.tier]
         # A host smaller than the tier (only ever a dev machine) gets all it has.
         cpus = min(float(resources.cpus), float(ncpu))
-        await self.create_volume(conn, spec)
         mount = f"{spec.volume_name}:/workspace" + ("" if copy_image_workspace else ":nocopy")
         argv = [
             "docker",
@@ -230,16 +236,13 @@ class PodContainers:
         ]
         for service in spec.services:
             argv += ["-p", f"{host.address}::{service.port}"]
-        env_file: str | None = None
-        if spec.env:
-            content = "".join(f"{k}={v}\n" for k, v in sorted(spec.env.items()))
-            env_file = await self._ssh.write_private_file(conn, content.encode(), "tenantry-env")
-            argv += ["--env-file", env_file]
-        try:
-            result = await self._ssh.run(conn, [*argv, spec.image], check=False)
-        finally:
-            if env_file is not None:
-                await self._ssh.remove_file_if_present(conn, env_file)
+        volume = self.volume_create_argv(spec)
+        env = "".join(f"{k}={v}\n" for k, v in sorted(spec.env.items())).encode()
+        async with self._ssh.private_file(conn, env, "tenantry-env") as env_file:
+            create = [*argv, "--env-file", env_file, spec.image]
+            # One round trip: the labelled volume (kept if it exists), then the container.
+            script = f"{shlex.join(volume)} >/dev/null && {shlex.join(create)}"
+            result = await self._ssh.run(conn, bash(script), check=False)
         # A concurrent attempt may have created it first: adopt, as on any re-run.
         if result.exit_status != 0 and "is already in use" not in result.stderr:
             raise RemoteCommandFailed(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import shlex
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -244,24 +245,24 @@ class PodSnapshots:
                 )["Body"]
             try:
                 await self._discard_partial_restore(conn, spec.pod_id)
-                await self._containers.create_volume(conn, spec)
                 helper = restore_helper_name(spec.pod_id)
+                create_helper = [
+                    "docker",
+                    "create",
+                    "--name",
+                    helper,
+                    "--network",
+                    "none",
+                    "--label",
+                    f"{LABEL_POD}-restore={spec.pod_id}",
+                    "-v",
+                    f"{spec.volume_name}:/workspace:nocopy",
+                    spec.image,
+                    "true",
+                ]
+                volume = self._containers.volume_create_argv(spec)
                 await self._ssh.run(
-                    conn,
-                    [
-                        "docker",
-                        "create",
-                        "--name",
-                        helper,
-                        "--network",
-                        "none",
-                        "--label",
-                        f"{LABEL_POD}-restore={spec.pod_id}",
-                        "-v",
-                        f"{spec.volume_name}:/workspace:nocopy",
-                        spec.image,
-                        "true",
-                    ],
+                    conn, bash(f"{shlex.join(volume)} >/dev/null && {shlex.join(create_helper)}")
                 )
                 try:
                     with translate(where):

@@ -8,6 +8,7 @@ fails the attempt; the next attempt connects afresh) at ~40 ms per connect.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import shlex
 import uuid
@@ -114,21 +115,24 @@ class SshConnector:
             raise docker_error(stderr, command.split(" ", 3)[1] if " " in command else command)
         return CommandResult(status, stdout, stderr)
 
-    async def write_private_file(
+    @asynccontextmanager
+    async def private_file(
         self, conn: asyncssh.SSHClientConnection, content: bytes, prefix: str
-    ) -> str:
-        """Writes ``content`` to a fresh 0600 file under /tmp on the host over SFTP.
+    ) -> AsyncIterator[str]:
+        """A fresh 0600 file under /tmp on the host, written over SFTP, removed on exit.
 
-        The mode is set at creation, so the file is never readable by others, and the
+        The mode is set at creation, so the file is never readable by others, and its
         content never appears in a command line (``ps``) or a shell history.
         """
         path = f"/tmp/{prefix}-{uuid.uuid4().hex}"
         with translate(f"sftp {path}"):
             async with conn.start_sftp_client() as sftp:
                 attrs = asyncssh.SFTPAttrs(permissions=0o600)
-                async with sftp.open(path, "wb", attrs) as f:
-                    await f.write(content)
-        return path
-
-    async def remove_file_if_present(self, conn: asyncssh.SSHClientConnection, path: str) -> None:
-        await self.run(conn, ["rm", "-f", "--", path], check=False)
+                try:
+                    async with sftp.open(path, "wb", attrs) as f:
+                        await f.write(content)
+                    yield path
+                finally:
+                    # If the host went away, the 0600 file stays in its /tmp.
+                    with contextlib.suppress(asyncssh.Error, OSError):
+                        await sftp.remove(path)

@@ -7,6 +7,7 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +56,11 @@ def local_docker(hosts: PodHosts, *args: str) -> str:
     ).stdout
 
 
+def leftover_env_files() -> list[Path]:
+    """Env files the client wrote over SFTP (the hosts are this machine)."""
+    return list(Path("/tmp").glob("tenantry-env-*"))
+
+
 def inspect(hosts: PodHosts, name: str) -> dict[str, Any] | None:
     result = subprocess.run(
         ["docker", "-H", hosts.docker_host, "inspect", name], capture_output=True, text=True
@@ -66,7 +72,8 @@ def inspect(hosts: PodHosts, name: str) -> dict[str, Any] | None:
 
 
 async def sh(client: PodHostClient, host: PodHostRef, pod_id: str, script: str) -> str:
-    result = await client.exec_in_pod(ExecInput(host=host, pod_id=pod_id, argv=["sh", "-c", script]))
+    argv = ["sh", "-c", script]
+    result = await client.exec_in_pod(ExecInput(host=host, pod_id=pod_id, argv=argv))
     assert result.exit_status == 0, result.stderr
     return result.stdout
 
