@@ -13,6 +13,7 @@ from aiohttp import web
 
 from devstack.faults import FaultInjector, Handler, add_admin_routes
 from devstack.hetzner import (
+    persist,
     routes_actions,
     routes_admin,
     routes_catalog,
@@ -79,6 +80,13 @@ def build_app(config: EmulatorConfig) -> web.Application:
         app.router.add_routes(table)
     add_admin_routes(app, FaultInjector(error_body=error_body), emu.reset)
     app.middlewares.append(api_middleware)  # inside the fault injector
+
+    if config.persist:
+
+        async def _restore(app: web.Application) -> None:
+            persist.enable(app[EMULATOR])
+
+        app.on_startup.append(_restore)
 
     async def _teardown(app: web.Application) -> None:
         await app[EMULATOR].teardown()

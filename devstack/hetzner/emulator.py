@@ -10,6 +10,7 @@ import asyncio
 import logging
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -44,7 +45,7 @@ class Emulator:
         self.ssh_keys: dict[int, SshKey] = {}
         self.next_server_id = 1
         self.next_ssh_key_id = 1
-        self.on_change: list[Any] = []
+        self.on_change: list[Callable[[], None]] = []
 
     # -- settings ---------------------------------------------------------------------
 
@@ -130,12 +131,13 @@ class Emulator:
         )
         self.next_server_id += 1
         self.servers[server.id] = server
-        machine = self._machine_for(server)
-        machine.provision(name, user_data, self._authorized_keys(server))
+        machine = self.machine_for(server)
+        machine.provision(name, user_data, self.authorized_keys(server))
 
         async def created() -> None:
             if server.status == "initializing":
                 server.status = "starting" if start else "off"
+                self.changed()
 
         create = self.runner.start("create_server", server.id, effect=created, on_error=created)
         next_actions = []
@@ -144,7 +146,7 @@ class Emulator:
         self.changed()
         return server, create, next_actions, (None if ssh_keys else _root_password())
 
-    def _machine_for(self, server: Server) -> Machine:
+    def machine_for(self, server: Server) -> Machine:
         machine = self.machines.get(server.id)
         if machine is None:
             path = self.config.state_dir.resolve() / "servers" / str(server.id)
@@ -152,7 +154,7 @@ class Emulator:
             self.machines[server.id] = machine
         return machine
 
-    def _authorized_keys(self, server: Server) -> list[str]:
+    def authorized_keys(self, server: Server) -> list[str]:
         return [self.ssh_keys[k].public_key for k in server.ssh_keys if k in self.ssh_keys]
 
     def _start_action(self, server: Server, *, after: Action | None = None) -> Action:
@@ -269,7 +271,7 @@ class Emulator:
             server.image = image
             if user_data is not None:
                 server.user_data = user_data
-            machine.provision(server.name, server.user_data, self._authorized_keys(server))
+            machine.provision(server.name, server.user_data, self.authorized_keys(server))
             server.status = "running"
             machine.power_on(self.config.boot_delay)
             self.changed()

@@ -69,6 +69,17 @@ class Machine:
         except (cloudinit.CloudInitError, OSError) as exc:
             self.error = f"cloud-init write_files: {exc}"
 
+    def restore(self) -> bool:
+        """Picks up a server directory left by an earlier run; False if there is none."""
+        keys = sorted(self.fs.path.glob("ssh_host_*_key.pub"))
+        if not self.fs.root.is_dir() or not keys:
+            return False
+        kill_stale(self.fs.path)
+        for pub in keys:
+            kind = pub.name.removeprefix("ssh_host_").removesuffix("_key.pub")
+            self.host_public_keys[kind] = pub.read_text().strip()
+        return True
+
     def rename(self, name: str) -> None:
         if self.fs.path.exists():
             self.fs.hostname_file.write_text(name + "\n")
