@@ -34,10 +34,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devstack.config import DevStackSettings
 from devstack.procs import ManagedProcess, StackError, http_ready, port_in_use
+
+if TYPE_CHECKING:
+    from tenantry.settings import CoreSettings
 
 # Modules that may contribute parts through `dev_parts()`; absent ones are skipped.
 PLUGIN_MODULES: list[str] = ["devstack.docker", "devstack.podhost", "devstack.caddy"]
@@ -77,6 +80,12 @@ class DevContext:
         with path.open("a") as log:
             log.write(f"\n===== tenantry dev: {part} starting {datetime.now(UTC).isoformat()}\n")
         return path
+
+    def spawn(self, process: ManagedProcess) -> ManagedProcess:
+        """Starts a long-running child, known to the stack before it starts (so that an
+        abort during its readiness wait still stops it) and watched once it runs."""
+        self.watched[process.name] = process
+        return process.start()
 
     def process(
         self,
@@ -217,7 +226,7 @@ def _start_temporal(ctx: DevContext) -> Stoppable:
         log_path=ctx.log_path("temporal"),
         ready_timeout=s.ready_timeout,
     )
-    ctx.watched["temporal"] = process.start()
+    ctx.spawn(process)
     ctx.env["TENANTRY_TEMPORAL_ADDRESS"] = f"{s.host}:{s.temporal_port}"
     ctx.urls.append(("Temporal UI", f"http://{s.host}:{s.temporal_ui_port}"))
     ctx.urls.append(("Temporal (gRPC)", f"{s.host}:{s.temporal_port}"))
@@ -251,25 +260,51 @@ def _start_postgres(ctx: DevContext) -> Stoppable:
     return server
 
 
+@dataclass
+class _MotoPart:
+    """moto plus its saved state: loaded at start, saved again before it stops."""
+
+    process: ManagedProcess
+    url: str
+    state_dir: Path
+
+    def aws_settings(self) -> CoreSettings:
+        from tenantry.settings import CoreSettings
+
+        return CoreSettings(route53_endpoint=self.url, s3_endpoint=self.url)
+
+    def stop(self) -> None:
+        from devstack.moto import export_state
+
+        if self.process.running:
+            try:
+                export_state(self.aws_settings(), self.state_dir)
+            except Exception as exc:  # saving is best effort: never block the stop
+                print(f"tenantry dev: could not save moto's state: {exc}", file=sys.stderr)
+        self.process.stop()
+
+
 def _start_moto(ctx: DevContext) -> Stoppable:
-    from devstack.moto import ensure_aws_resources, moto_process
-    from tenantry.settings import CoreSettings
+    from devstack.moto import ensure_aws_resources, import_state, moto_process
 
     s = ctx.settings
     process = moto_process(
         host=s.host, port=s.moto_port, log_path=ctx.log_path("moto"), ready_timeout=s.ready_timeout
     )
-    ctx.watched["moto"] = process.start()
     url = f"http://{s.host}:{s.moto_port}"
+    part = _MotoPart(process, url, ctx.state_dir / "aws")
+    ctx.spawn(process)
     ctx.env["TENANTRY_ROUTE53_ENDPOINT"] = url
     ctx.env["TENANTRY_S3_ENDPOINT"] = url
     try:
-        zone_id = ensure_aws_resources(CoreSettings(route53_endpoint=url, s3_endpoint=url))
+        import_state(part.aws_settings(), part.state_dir)
+        zone_id = ensure_aws_resources(part.aws_settings())
     except Exception as exc:  # boto3 raises many kinds; all mean the same here
+        process.stop()
         raise StackError(f"moto: could not create the hosted zone and bucket: {exc}") from exc
     ctx.env["TENANTRY_ROUTE53_HOSTED_ZONE_ID"] = zone_id
     ctx.urls.append(("Route53 + S3 (moto)", f"{url}  (dashboard {url}/moto-api/)"))
-    return process
+    return part
 
 
 def _start_smtp(ctx: DevContext) -> Stoppable:
@@ -284,7 +319,7 @@ def _start_smtp(ctx: DevContext) -> Stoppable:
         log_path=ctx.log_path("smtp"),
         ready_timeout=s.ready_timeout,
     )
-    ctx.watched["smtp"] = process.start()
+    ctx.spawn(process)
     ctx.env["TENANTRY_SMTP_URL"] = f"smtp://{s.host}:{s.smtp_port}"
     ctx.urls.append(("SMTP", f"smtp://{s.host}:{s.smtp_port}"))
     ctx.urls.append(("Mail (JSON)", f"http://{s.host}:{s.mail_api_port}/messages"))
@@ -302,7 +337,7 @@ def _start_hetzner(ctx: DevContext) -> Stoppable:
     process = ctx.process(
         "hetzner", argv, ready=_any_http_answer(f"http://{s.host}:{s.hetzner_port}/")
     )
-    ctx.watched["hetzner"] = process.start()
+    ctx.spawn(process)
     ctx.env["TENANTRY_HETZNER_ENDPOINT"] = f"http://{s.host}:{s.hetzner_port}/v1"
     ctx.urls.append(("Hetzner API", f"http://{s.host}:{s.hetzner_port}/v1"))
     return process
@@ -314,7 +349,7 @@ def _start_stripe(ctx: DevContext) -> Stoppable:
     process = ctx.process(
         "stripe", argv, ready=_any_http_answer(f"http://{s.host}:{s.stripe_port}/")
     )
-    ctx.watched["stripe"] = process.start()
+    ctx.spawn(process)
     ctx.env["TENANTRY_STRIPE_API_BASE"] = f"http://{s.host}:{s.stripe_port}"
     ctx.urls.append(("Stripe API", f"http://{s.host}:{s.stripe_port}"))
     return process
@@ -365,7 +400,7 @@ def _start_api(ctx: DevContext) -> Stoppable:
         ready=http_ready(f"{base}/readyz", accept=lambda status: status == 200),
         env={"TENANTRY_API_HOST": s.host, "TENANTRY_API_PORT": str(s.api_port)},
     )
-    ctx.watched["api"] = process.start()
+    ctx.spawn(process)
     ctx.urls.append(("API", base))
     ctx.urls.append(("API docs", f"{base}/docs"))
     return process
@@ -412,7 +447,7 @@ def _start_worker(ctx: DevContext) -> Stoppable:
 
     process = ctx.process("worker", tenantry_argv("worker"), ready=ready)
     holder["process"] = process
-    ctx.watched["worker"] = process.start()
+    ctx.spawn(process)
     ctx.urls.append(("Worker", f"polling task queue {task_queue!r}"))
     return process
 
@@ -623,6 +658,11 @@ class DevStack:
                     return 1
 
     def stop_all(self) -> None:
+        # A part interrupted while starting is not in `started`: stop its process first.
+        done = {id(getattr(s, "process", s)) for _, s in self.started}
+        for process in reversed(list(self.ctx.watched.values())):
+            if id(process) not in done:
+                process.stop()
         while self.started:
             part, stoppable = self.started.pop()
             try:
@@ -637,7 +677,7 @@ class DevStack:
         processes: dict[str, Any] = {}
         for part, stoppable in self.started:
             # A ManagedProcess, or a launcher that wraps one (PostgresServer).
-            inner = getattr(stoppable, "_process", stoppable)
+            inner = getattr(stoppable, "_process", getattr(stoppable, "process", stoppable))
             proc = getattr(inner, "proc", None)
             if isinstance(proc, subprocess.Popen):
                 processes[part.name] = {"pid": proc.pid}

@@ -8,10 +8,12 @@ adopts them when they already exist, so it is safe to call any number of times.
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -113,3 +115,95 @@ def ensure_aws_resources(settings: CoreSettings) -> str:
     zone_id = ensure_hosted_zone(route53_client(settings), settings.base_domain)
     ensure_bucket(s3_client(settings), settings.s3_bucket, settings.aws_region)
     return zone_id
+
+
+# --- keeping moto's state across `tenantry dev` runs ----------------------------------
+# Moto holds everything in memory. So that a second `tenantry dev` finds the snapshots
+# and DNS records the first one made, the stack saves buckets and zones to the state dir
+# when it stops and loads them when it starts. Zone ids change (moto picks them); records
+# are restored by name into the zone of the same name, which is how the product finds them.
+
+_MANIFEST = "manifest.json"
+
+
+def export_state(settings: CoreSettings, directory: Path) -> None:
+    """Saves every bucket's objects and every zone's records under ``directory``.
+
+    Written to a sibling first and swapped in, so an interrupted save keeps the last one.
+    """
+    s3, route53 = s3_client(settings), route53_client(settings)
+    staging = directory.with_name(directory.name + ".saving")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "objects").mkdir(parents=True)
+    buckets: list[dict[str, Any]] = []
+    count = 0
+    for bucket in s3.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        region = s3.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1"
+        objects = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for item in page.get("Contents", []):
+                count += 1
+                file_name = f"{count:08d}"
+                response = s3.get_object(Bucket=name, Key=item["Key"])
+                with (staging / "objects" / file_name).open("wb") as f:
+                    shutil.copyfileobj(response["Body"], f)
+                objects.append(
+                    {
+                        "key": item["Key"],
+                        "file": file_name,
+                        "content_type": response.get("ContentType"),
+                        "metadata": response.get("Metadata", {}),
+                    }
+                )
+        buckets.append({"name": name, "region": region, "objects": objects})
+    zones: list[dict[str, Any]] = []
+    for zone in route53.list_hosted_zones().get("HostedZones", []):
+        records = []
+        for record_page in route53.get_paginator("list_resource_record_sets").paginate(
+            HostedZoneId=zone["Id"]
+        ):
+            for record in record_page["ResourceRecordSets"]:
+                # The zone's own SOA and NS come with the new zone.
+                if record["Type"] in {"SOA", "NS"} and record["Name"] == zone["Name"]:
+                    continue
+                records.append(record)
+        zones.append({"name": zone["Name"], "records": records})
+    manifest = {"buckets": buckets, "zones": zones}
+    (staging / _MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    staging.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def import_state(settings: CoreSettings, directory: Path) -> int:
+    """Loads what `export_state` saved into a fresh moto; returns how many items it put."""
+    manifest_path = directory / _MANIFEST
+    if not manifest_path.exists():
+        return 0
+    manifest = json.loads(manifest_path.read_text())
+    s3, route53 = s3_client(settings), route53_client(settings)
+    restored = 0
+    for bucket in manifest.get("buckets", []):
+        ensure_bucket(s3, bucket["name"], bucket.get("region") or settings.aws_region)
+        for item in bucket["objects"]:
+            extra: dict[str, Any] = {"Metadata": item.get("metadata") or {}}
+            if item.get("content_type"):
+                extra["ContentType"] = item["content_type"]
+            with (directory / "objects" / item["file"]).open("rb") as body:
+                s3.put_object(Bucket=bucket["name"], Key=item["key"], Body=body, **extra)
+            restored += 1
+    for zone in manifest.get("zones", []):
+        zone_id = ensure_hosted_zone(route53, zone["name"])
+        changes: list[Any] = [
+            {"Action": "UPSERT", "ResourceRecordSet": record} for record in zone["records"]
+        ]
+        for start in range(0, len(changes), 500):
+            route53.change_resource_record_sets(
+                HostedZoneId=zone_id, ChangeBatch={"Changes": changes[start : start + 500]}
+            )
+        restored += len(changes)
+    return restored

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from devstack.moto import ensure_aws_resources, reset, route53_client, s3_client
+from pathlib import Path
+
+from devstack.moto import (
+    ensure_aws_resources,
+    export_state,
+    import_state,
+    reset,
+    route53_client,
+    s3_client,
+)
 from tests.fixtures.moto import AwsResources, MotoServer
 
 
@@ -68,3 +77,50 @@ def test_other_domain_and_region(moto_server: MotoServer) -> None:
     assert zone["Name"] == "pods.example.test."
     location = s3_client(settings).get_bucket_location(Bucket="eu-snapshots")
     assert location["LocationConstraint"] == "eu-central-1"
+
+
+def test_state_saved_and_loaded_into_a_fresh_moto(aws: AwsResources, tmp_path: Path) -> None:
+    """What `tenantry dev` does across restarts: objects and records survive, zone by name."""
+    route53, s3 = aws.route53(), aws.s3()
+    name = f"svc-pod1-acct1.{aws.base_domain}."
+    route53.change_resource_record_sets(
+        HostedZoneId=aws.hosted_zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": name,
+                        "Type": "CNAME",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "edge.tenantry.test"}],
+                    },
+                }
+            ]
+        },
+    )
+    s3.put_object(
+        Bucket=aws.bucket,
+        Key="snapshots/pod1/1.tar.zst",
+        Body=b"\x00snapshot" * 1000,
+        ContentType="application/zstd",
+        Metadata={"pod-id": "pod1"},
+    )
+    export_state(aws.settings, tmp_path / "aws")
+    export_state(aws.settings, tmp_path / "aws")  # a second save replaces the first
+
+    reset(aws.endpoint_url)
+    assert import_state(aws.settings, tmp_path / "aws") == 2
+    zone_id = ensure_aws_resources(aws.settings)
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    restored = [r for r in records if r["Name"] == name]
+    assert restored and restored[0]["ResourceRecords"] == [{"Value": "edge.tenantry.test"}]
+    obj = s3.get_object(Bucket=aws.bucket, Key="snapshots/pod1/1.tar.zst")
+    assert obj["Body"].read() == b"\x00snapshot" * 1000
+    assert obj["ContentType"] == "application/zstd"
+    assert obj["Metadata"] == {"pod-id": "pod1"}
+    assert len(route53.list_hosted_zones()["HostedZones"]) == 1
+
+
+def test_import_without_saved_state_does_nothing(aws: AwsResources, tmp_path: Path) -> None:
+    assert import_state(aws.settings, tmp_path / "never-saved") == 0

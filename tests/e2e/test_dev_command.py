@@ -30,8 +30,10 @@ import pytest
 from devstack.config import DevStackSettings
 from devstack.dev import DevContext, DevPart, DevStack, core_parts
 from devstack.mailbox import Mailbox
+from devstack.moto import s3_client
 from devstack.procs import free_port, port_in_use
 from devstack.temporal import temporal_binary
+from tenantry.settings import CoreSettings
 
 pytestmark = pytest.mark.slow
 
@@ -180,6 +182,11 @@ def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def aws_settings(env: dict[str, str]) -> CoreSettings:
+    url = f"http://127.0.0.1:{env['TENANTRY_DEV_MOTO_PORT']}"
+    return CoreSettings(route53_endpoint=url, s3_endpoint=url)
+
+
 def admin_token(output: str) -> str:
     match = re.search(r"admin token\s+(\S+)", output)
     assert match, output
@@ -233,6 +240,8 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
         smtp.send_message(message)
     with Mailbox(mail_api) as box:
         box.wait_for(to="b@x.test", timeout=10)
+    aws = aws_settings(env)
+    s3_client(aws).put_object(Bucket=aws.s3_bucket, Key="snapshots/e2e", Body=b"kept")
 
     assert first.interrupt() == 0, first.output
     assert_nothing_left(first, state)
@@ -247,6 +256,8 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
     assert described.returncode == 0, described.stderr
     with Mailbox(mail_api) as box:
         assert [m.subject for m in box.messages(to="b@x.test")] == ["kept"]
+    body = s3_client(aws).get_object(Bucket=aws.s3_bucket, Key="snapshots/e2e")["Body"]
+    assert body.read() == b"kept"
     if "api" in state["processes"]:  # type: ignore[operator]
         assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
 
