@@ -140,9 +140,12 @@ class HetznerActivities:
                 code, why = (
                     (action.error["code"], action.error["message"]) if action.error else ("", "")
                 )
+                # A failed action leaves a broken resource; retrying would adopt it. It is
+                # a failure for good: the saga deletes what exists and reports it.
                 raise ApplicationError(
                     f"Hetzner action failed to {doing}: {code}: {why}",
-                    type="HetznerActionFailed",
+                    type=ErrorType.PROVIDER_REJECTED,
+                    non_retryable=True,
                 )
             time.sleep(self._poll)
 

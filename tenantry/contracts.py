@@ -112,6 +112,8 @@ class SignupInput(BaseModel):
     approval_mode: str = "auto"
     checkout_expiry_seconds: float = 24 * 3600
     health_budget_seconds: float = 600
+    step_timeout_seconds: float = 30
+    cancel_subscription_on_failure: bool = True
 
 
 class CheckoutRequest(BaseModel):

@@ -106,6 +106,10 @@ class CoreSettings(BaseSettings):
     checkout_expiry: Duration = timedelta(hours=24)
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)
+    # How long a short step (a database write, a Stripe call) may take before it is retried.
+    step_timeout: Duration = timedelta(seconds=30)
+    # When provisioning fails for good: cancel the subscription, or keep it for a repair.
+    failed_signup_subscription: Literal["cancel", "keep"] = "cancel"
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:

@@ -81,7 +81,8 @@ STEP_RETRY = RetryPolicy(
 UNDO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
-QUICK = timedelta(seconds=30)
+# Long steps heartbeat at least every 5 s; a dead worker's step is retried after this.
+HEARTBEAT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -100,6 +101,7 @@ class SignupWorkflow:
         self._tenant_id = str(uuid.uuid5(TENANT_NAMESPACE, inp.signup_id))
         self._tenant_created = False
         self._subscription_id: str | None = None
+        self._quick = timedelta(seconds=inp.step_timeout_seconds)
 
     # -- messages ---------------------------------------------------------------------
     @workflow.update
@@ -211,7 +213,7 @@ class SignupWorkflow:
                 signup_id=inp.signup_id,
                 subdomain=inp.subdomain,
             ),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=STEP_RETRY,
         )
         self._customer_id = customer.customer_id
@@ -225,7 +227,7 @@ class SignupWorkflow:
                 tier=inp.tier,
                 expires_at=workflow.now() + timedelta(seconds=inp.checkout_expiry_seconds),
             ),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=STEP_RETRY,
         )
 
@@ -234,7 +236,11 @@ class SignupWorkflow:
         assert self._payment is not None and self._customer_id is not None
         undo: list[Callable[[], Awaitable[Any]]] = []
         self._undo = undo
+        # The workflow task that starts provisioning is where an operator resets a
+        # compensated signup to (its WorkflowTaskCompleted follows this task's start).
+        reset_event_id = workflow.info().get_current_history_length() + 1
         await self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
+        await self._log("provisioning.started", reset_event_id=reset_event_id)
         if self._subscription_id:
             subscription = await workflow.execute_activity_method(
                 BillingActivities.ensure_subscription_active,
@@ -245,7 +251,7 @@ class SignupWorkflow:
                     signup_id=inp.signup_id,
                     subdomain=inp.subdomain,
                 ),
-                start_to_close_timeout=QUICK,
+                start_to_close_timeout=self._quick,
                 retry_policy=STEP_RETRY,
             )
             self._subscription_id = subscription.subscription_id
@@ -253,7 +259,7 @@ class SignupWorkflow:
         keys = await workflow.execute_activity_method(
             RecordActivities.ensure_tenant,
             tenant,
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=STEP_RETRY,
         )
         self._tenant_created = True
@@ -282,7 +288,7 @@ class SignupWorkflow:
                 },
             ),
             start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=STEP_RETRY,
         )
         tenant.server_id, tenant.server_name, tenant.server_ip = (
@@ -303,7 +309,7 @@ class SignupWorkflow:
             DnsActivities.upsert_dns_record,
             record,
             start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=STEP_RETRY,
         )
         tenant.dns_record = record.fqdn
@@ -323,7 +329,7 @@ class SignupWorkflow:
                 ssh_host_public_key=keys.ssh_host_public_key,
             ),
             start_to_close_timeout=budget + timedelta(minutes=2),
-            heartbeat_timeout=timedelta(seconds=30),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=STEP_RETRY,
         )
         await self._log("health.ok", url=f"https://{record.fqdn}")
@@ -340,7 +346,7 @@ class SignupWorkflow:
                 ),
                 dedupe_key=f"welcome-{inp.signup_id}",
             ),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=STEP_RETRY,
         )
         tenant.status = "active"
@@ -368,7 +374,7 @@ class SignupWorkflow:
         await self._enter(Stage.COMPENSATING, SignupStatus.PROVISIONING, self._error)
         for step in reversed(getattr(self, "_undo", [])):
             await step()
-        if self._subscription_id:
+        if self._subscription_id and self._inp.cancel_subscription_on_failure:
             await self._undo_activity(
                 BillingActivities.cancel_subscription_if_present,
                 SubscriptionRef(subscription_id=self._subscription_id),
@@ -385,12 +391,14 @@ class SignupWorkflow:
                 dedupe_key=f"failed-admin-{self._inp.signup_id}-{workflow.info().run_id}",
             )
         )
+        cancelled = self._inp.cancel_subscription_on_failure and self._subscription_id
         await self._mail_quietly(
             EmailMessage(
                 to=self._inp.email,
                 subject="We could not set up your Tenantry instance",
-                body=f"{self._error}\nYour subscription has been cancelled."
-                " Our team has been notified.\n",
+                body=f"{self._error}\n"
+                + ("Your subscription has been cancelled. " if cancelled else "")
+                + "Our team has been notified.\n",
                 dedupe_key=f"failed-customer-{self._inp.signup_id}-{workflow.info().run_id}",
             )
         )
@@ -443,7 +451,7 @@ class SignupWorkflow:
                 stripe_subscription_id=self._subscription_id,
                 tenant_id=self._tenant_id if self._tenant_created else None,
             ),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=UNDO_RETRY,
         )
         await self._log(f"stage.{stage.value}", status=status.value, note=note)
@@ -457,7 +465,7 @@ class SignupWorkflow:
                 tenant_id=self._tenant_id if self._tenant_created else None,
                 details=details,
             ),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=UNDO_RETRY,
         )
 
@@ -477,7 +485,7 @@ class SignupWorkflow:
         await workflow.execute_activity_method(
             RecordActivities.update_tenant,
             tenant,
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=self._quick,
             retry_policy=UNDO_RETRY,
         )
 
@@ -487,7 +495,7 @@ class SignupWorkflow:
             method,
             arg,
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=UNDO_RETRY,
         )
         await asyncio.shield(handle)
@@ -498,7 +506,7 @@ class SignupWorkflow:
             await workflow.execute_activity_method(
                 MailActivities.send_email,
                 message,
-                start_to_close_timeout=QUICK,
+                start_to_close_timeout=self._quick,
                 retry_policy=STEP_RETRY,
             )
         except (ActivityError, CancelledError):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, EmailStr
+from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -29,6 +29,10 @@ class AdminSignup(SignupView):
     email: str
     tier: str
     created_at: datetime
+    reset_event_id: int | None = Field(
+        default=None,
+        description="where `temporal workflow reset --event-id` restarts provisioning",
+    )
 
 
 class Decision(BaseModel):
@@ -78,6 +82,7 @@ async def list_signups(
     if status is not None:
         query = query.where(Signup.status == status.value)
     signups = (await session.scalars(query)).all()
+    reset_points = await _reset_points(session, [s.id for s in signups])
     return [
         AdminSignup(
             **signup_view(s, settings.base_domain).model_dump(),
@@ -85,9 +90,29 @@ async def list_signups(
             email=s.email,
             tier=s.tier,
             created_at=s.created_at,
+            reset_event_id=reset_points.get(s.id),
         )
         for s in signups
     ]
+
+
+async def _reset_points(session: SessionDep, signup_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The latest logged reset point of each signup's provisioning (one query)."""
+    if not signup_ids:
+        return {}
+    rows = await session.execute(
+        select(ProvisioningLogEntry.signup_id, ProvisioningLogEntry.details)
+        .where(
+            ProvisioningLogEntry.signup_id.in_(signup_ids),
+            ProvisioningLogEntry.action == "provisioning.started",
+        )
+        .order_by(ProvisioningLogEntry.id)
+    )
+    return {
+        signup_id: int(details["reset_event_id"])
+        for signup_id, details in rows
+        if signup_id is not None and "reset_event_id" in details
+    }
 
 
 @router.post("/signups/{signup_id}/approve", response_model=SignupView)

@@ -104,6 +104,8 @@ async def create_signup(
             approval_mode=settings.approval_mode,
             checkout_expiry_seconds=settings.checkout_expiry.total_seconds(),
             health_budget_seconds=settings.health_gate_budget.total_seconds(),
+            step_timeout_seconds=settings.step_timeout.total_seconds(),
+            cancel_subscription_on_failure=settings.failed_signup_subscription == "cancel",
         ),
         id=signup_workflow_id(body.subdomain),
         task_queue=settings.task_queue,

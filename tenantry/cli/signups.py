@@ -85,7 +85,8 @@ def list_signups(
     """List signups, newest first (admin token)."""
     cli = Cli.from_options(api_url, token, as_json)
     rows = cli.call("GET", "/v1/admin/signups", params={"status": status} if status else None)
-    cli.out(rows, table(rows, ["signup_id", "subdomain", "tier", "status", "step", "created_at"]))
+    columns = ["signup_id", "subdomain", "tier", "status", "step", "reset_event_id", "created_at"]
+    cli.out(rows, table(rows, columns))
 
 
 @app.command("approve")
