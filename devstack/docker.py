@@ -23,8 +23,12 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.procs import ManagedProcess, StackError
+
+if TYPE_CHECKING:
+    from devstack.dev import DevPart
 
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
 DOCKERD = "/usr/sbin/dockerd"
@@ -238,3 +242,25 @@ def ensure_docker(state_dir: Path) -> tuple[str, DockerDaemon | None]:
             return host, None
     daemon = DockerDaemon(state_dir).start()
     return daemon.host, daemon
+
+
+DOCKER_HOST_ENV = "TENANTRY_DEV_DOCKER_HOST"
+
+
+def dev_parts() -> list[DevPart]:
+    """`tenantry dev`: a Docker daemon for the pod hosts, with the pod base image in it."""
+    from devstack.dev import DevContext, DevPart
+
+    def start(ctx: DevContext) -> DockerDaemon | None:
+        host, daemon = ensure_docker(ctx.state_dir / "docker")
+        if daemon is not None and daemon.process is not None:
+            ctx.watched[daemon.process.name] = daemon.process
+        from devstack.images import ensure_pod_base_image
+
+        image = ensure_pod_base_image(host)
+        # The pod hosts part reads it; the API and worker never talk to Docker directly.
+        ctx.env[DOCKER_HOST_ENV] = host
+        ctx.urls.append(("docker (pods)", f"{host}  image {image}"))
+        return daemon
+
+    return [DevPart(name="docker", label="Docker (pods)", start=start)]

@@ -15,10 +15,15 @@ import getpass
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.procs import ManagedProcess, StackError, tcp_ready
+
+if TYPE_CHECKING:
+    from devstack.dev import DevPart
 
 SSHD = "/usr/sbin/sshd"
 DEV_HOST_NETWORK = "127.0.10."
@@ -90,7 +95,7 @@ class PodHost:
 
     def host_key_line(self) -> str:
         """This host's line for the control plane's pinned ``known_hosts``."""
-        public = (self.host_key_path.with_suffix(".pub")).read_text()
+        public = self.host_key_path.with_name(self.host_key_path.name + ".pub").read_text()
         return known_hosts_line(self.address, self.port, public)
 
     def _write_config(self) -> Path:
@@ -135,6 +140,7 @@ class PodHost:
         if not Path(SSHD).exists():
             raise StackError(f"{SSHD} is missing: install Debian's openssh-server")
         config = self._write_config()
+        self._stop_orphan(config)
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation dir
         self.process = ManagedProcess(
             name=f"sshd {self.name} ({self.address}:{self.port})",
@@ -146,6 +152,28 @@ class PodHost:
         )
         self.process.start()
         return self
+
+    def _stop_orphan(self, config: Path) -> None:
+        """Stops an sshd a killed earlier run left on our address (its pidfile, our config).
+
+        It runs in its own session, so it outlives a SIGKILLed `tenantry dev` and would
+        hold the address; the pidfile and the config path on its command line prove it
+        is ours and not some other sshd.
+        """
+        pidfile = self.host_dir / "sshd.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if str(config).encode() not in cmdline:
+            return
+        for victim in [*_descendants(pid), pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     @property
     def running(self) -> bool:
@@ -203,7 +231,53 @@ def start_pod_hosts(
 
 
 def write_known_hosts(path: Path, hosts: list[PodHost]) -> Path:
-    """Pins every host's key in ``path`` (the control plane's ``ssh_known_hosts_path``)."""
+    """Pins every host's key in ``path`` (the control plane's ``ssh_known_hosts_path``).
+
+    Lines for other hosts (tenant servers, say) are kept; ours replace any earlier line
+    for the same address, so a regenerated host key never leaves a stale pin behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(h.host_key_line() + "\n" for h in hosts))
+    ours = {h.host_key_line().split()[0] for h in hosts}
+    kept = []
+    if path.exists():
+        kept = [
+            ln for ln in path.read_text().splitlines() if ln.split()[:1] not in ([n] for n in ours)
+        ]
+    path.write_text("".join(line + "\n" for line in [*kept, *(h.host_key_line() for h in hosts)]))
+    path.chmod(0o600)
     return path
+
+
+class PodHostGroup:
+    """The dev stack's pod hosts, stopped together."""
+
+    def __init__(self, hosts: list[PodHost]) -> None:
+        self.hosts = hosts
+
+    def stop(self) -> None:
+        for host in reversed(self.hosts):
+            host.stop()
+
+
+def dev_parts() -> list[DevPart]:
+    """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2, pinned in known_hosts."""
+    from devstack.dev import DevContext, DevPart
+
+    def start(ctx: DevContext) -> PodHostGroup:
+        docker_host = ctx.env.get("TENANTRY_DEV_DOCKER_HOST")
+        if not docker_host:
+            raise StackError("pod hosts need the docker part (TENANTRY_DEV_DOCKER_HOST unset)")
+        key = Path(ctx.env["TENANTRY_SSH_KEY_PATH"])
+        public = key.with_name(key.name + ".pub").read_text()
+        hosts = start_pod_hosts(ctx.state_dir, 2, authorized_key=public, docker_host=docker_host)
+        group = PodHostGroup(hosts)
+        for host in hosts:
+            if host.process is not None:
+                ctx.watched[host.process.name] = host.process
+            ctx.urls.append(
+                (f"pod host {host.name}", f"ssh://{host.user}@{host.address}:{host.port}")
+            )
+        write_known_hosts(Path(ctx.env["TENANTRY_SSH_KNOWN_HOSTS_PATH"]), hosts)
+        return group
+
+    return [DevPart(name="podhosts", label="Pod hosts (sshd)", start=start)]
