@@ -50,9 +50,14 @@ def pay_on_page(url: str, card: str, email: str = "ada@example.com") -> httpx.Re
         assert action is not None
         return http.post(
             httpx.URL(url).join(action.group(1)),
-            data={"email": email, "card_number": card, "card_expiry": "12 / 34",
-                  "card_cvc": "123", "billing_name": "Ada Lovelace"},
-        )  # fmt: skip
+            data={
+                "email": email,
+                "card_number": card,
+                "card_expiry": "12 / 34",
+                "card_cvc": "123",
+                "billing_name": "Ada Lovelace",
+            },
+        )
 
 
 def test_paid_checkout_creates_subscription_invoice_and_signed_event(
@@ -153,7 +158,7 @@ def test_session_validation(stripe_env: StripeEmulator, stripe_client: stripe.St
                 "mode": "subscription",
                 "line_items": [{"price": price.id, "quantity": 1}],
                 "bogus": "1",
-            }  # fmt: skip
+            }
         )
     assert err.value.code == "parameter_unknown"
 

@@ -9,8 +9,7 @@ from devstack.faults import FaultRule
 from tests.fixtures.stripe import StripeEmulator
 
 
-def test_same_key_same_params_replays_first_response(stripe_client: stripe.StripeClient
-                                                     ) -> None:
+def test_same_key_same_params_replays_first_response(stripe_client: stripe.StripeClient) -> None:
     params = {"email": "a@example.com", "metadata": {"signup": "1"}}
     first = stripe_client.v1.customers.create(params=params, options={"idempotency_key": "k1"})
     second = stripe_client.v1.customers.create(params=params, options={"idempotency_key": "k1"})
@@ -20,13 +19,14 @@ def test_same_key_same_params_replays_first_response(stripe_client: stripe.Strip
     assert len(stripe_client.v1.customers.list().data) == 1
 
 
-def test_same_key_other_params_is_an_idempotency_error(stripe_client: stripe.StripeClient
-                                                       ) -> None:
-    stripe_client.v1.customers.create(params={"email": "a@example.com"},
-                                      options={"idempotency_key": "k2"})
+def test_same_key_other_params_is_an_idempotency_error(stripe_client: stripe.StripeClient) -> None:
+    stripe_client.v1.customers.create(
+        params={"email": "a@example.com"}, options={"idempotency_key": "k2"}
+    )
     with pytest.raises(stripe.IdempotencyError) as err:
-        stripe_client.v1.customers.create(params={"email": "b@example.com"},
-                                          options={"idempotency_key": "k2"})
+        stripe_client.v1.customers.create(
+            params={"email": "b@example.com"}, options={"idempotency_key": "k2"}
+        )
     assert err.value.http_status == 400
     assert err.value.error is not None and err.value.error.type == "idempotency_error"
     assert "same parameters" in str(err.value.user_message)
@@ -34,8 +34,9 @@ def test_same_key_other_params_is_an_idempotency_error(stripe_client: stripe.Str
         stripe_client.v1.products.create(params={"name": "x"}, options={"idempotency_key": "k2"})
 
 
-def test_keys_expire_after_24_hours(stripe_env: StripeEmulator,
-                                    stripe_client: stripe.StripeClient) -> None:
+def test_keys_expire_after_24_hours(
+    stripe_env: StripeEmulator, stripe_client: stripe.StripeClient
+) -> None:
     first = stripe_client.v1.customers.create(options={"idempotency_key": "k3"})
     stripe_env.advance(24 * 3600 + 1)
     second = stripe_client.v1.customers.create(options={"idempotency_key": "k3"})
@@ -46,8 +47,9 @@ def test_card_errors_are_replayed_but_validation_errors_are_not(
     stripe_client: stripe.StripeClient,
 ) -> None:
     with pytest.raises(stripe.InvalidRequestError):
-        stripe_client.v1.prices.create(params={"currency": "usd"},
-                                       options={"idempotency_key": "k4"})
+        stripe_client.v1.prices.create(
+            params={"currency": "usd"}, options={"idempotency_key": "k4"}
+        )
     product = stripe_client.v1.products.create(params={"name": "p"})
     price = stripe_client.v1.prices.create(
         params={"currency": "usd", "product": product.id, "unit_amount": 100},
@@ -70,8 +72,11 @@ def test_dropped_response_retried_with_same_key_creates_exactly_once(
 
 
 def test_injected_error_has_stripe_body_and_is_retried(stripe_env: StripeEmulator) -> None:
-    stripe_env.admin.inject(FaultRule(operation="products.create", status=500, times=1,
-                                      code="api_error", message="boom"))
+    stripe_env.admin.inject(
+        FaultRule(
+            operation="products.create", status=500, times=1, code="api_error", message="boom"
+        )
+    )
     with pytest.raises(stripe.APIError) as err:
         stripe_env.client().v1.products.create(params={"name": "p"})
     assert err.value.http_status == 500 and err.value.user_message == "boom"
@@ -82,8 +87,15 @@ def test_injected_error_has_stripe_body_and_is_retried(stripe_env: StripeEmulato
 
 def test_rate_limit_fault_and_configured_limit(stripe_env: StripeEmulator) -> None:
     client = stripe_env.client()
-    stripe_env.admin.inject(FaultRule(operation="*", status=429, code="rate_limit",
-                                      message="Request rate limit exceeded.", times=1))
+    stripe_env.admin.inject(
+        FaultRule(
+            operation="*",
+            status=429,
+            code="rate_limit",
+            message="Request rate limit exceeded.",
+            times=1,
+        )
+    )
     with pytest.raises(stripe.RateLimitError) as err:
         client.v1.customers.list()
     assert err.value.http_status == 429
@@ -98,8 +110,7 @@ def test_rate_limit_fault_and_configured_limit(stripe_env: StripeEmulator) -> No
     client.v1.customers.list()
 
 
-def test_errors_for_missing_objects_and_unknown_urls(stripe_client: stripe.StripeClient
-                                                     ) -> None:
+def test_errors_for_missing_objects_and_unknown_urls(stripe_client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as err:
         stripe_client.v1.customers.retrieve("cus_nope")
     assert err.value.http_status == 404 and err.value.code == "resource_missing"
@@ -118,6 +129,7 @@ def test_pagination_cursors(stripe_client: stripe.StripeClient) -> None:
     assert [c.id for c in page.data] == newest_first[2:4] and page.has_more
     page = stripe_client.v1.customers.list(params={"limit": 3, "ending_before": ids[0]})
     assert [c.id for c in page.data] == newest_first[1:4] and page.has_more
-    everything = [c.id for c in stripe_client.v1.customers.list(params={"limit": 2})
-                  .auto_paging_iter()]  # fmt: skip
+    everything = [
+        c.id for c in stripe_client.v1.customers.list(params={"limit": 2}).auto_paging_iter()
+    ]
     assert everything == newest_first

@@ -16,7 +16,7 @@ def make_meter(client: stripe.StripeClient, event_name: str = "pod_hours") -> st
             "display_name": "Pod hours",
             "event_name": event_name,
             "default_aggregation": {"formula": "sum"},
-        }  # fmt: skip
+        }
     )
 
 
@@ -104,12 +104,11 @@ def test_summaries_by_hour_and_total(
             "start_time": hour,
             "end_time": hour + 3 * 3600,
             "value_grouping_window": "hour",
-        },  # fmt: skip
+        },
     )
     by_start = {s.start_time: s.aggregated_value for s in summaries.data}
     assert by_start == {hour: 5, hour + 3600: 5, hour + 7200: 0}
-    assert all(s.meter == meter.id and s.end_time - s.start_time == 3600
-               for s in summaries.data)  # fmt: skip
+    assert all(s.meter == meter.id and s.end_time - s.start_time == 3600 for s in summaries.data)
     total = stripe_client.v1.billing.meters.event_summaries.list(
         meter.id, params={"customer": alice.id, "start_time": hour, "end_time": hour + 7200}
     )
@@ -122,7 +121,7 @@ def test_summaries_by_hour_and_total(
                 "start_time": hour + 60,
                 "end_time": hour + 7200,
                 "value_grouping_window": "hour",
-            },  # fmt: skip
+            },
         )
     assert err.value.param == "start_time"
 
@@ -138,10 +137,14 @@ def test_v2_meter_event_stream(
     hour = (stripe_env.now() // 3600 - 1) * 3600
     when = dt.datetime.fromtimestamp(hour + 5, dt.UTC).isoformat()
     events = [
-        {"event_name": "pod_hours", "identifier": f"s{i}", "timestamp": when,
-         "payload": {"stripe_customer_id": customer.id, "value": "1"}}
+        {
+            "event_name": "pod_hours",
+            "identifier": f"s{i}",
+            "timestamp": when,
+            "payload": {"stripe_customer_id": customer.id, "value": "1"},
+        }
         for i in range(100)
-    ]  # fmt: skip
+    ]
     stream.v2.billing.meter_event_stream.create(params={"events": events})  # type: ignore[typeddict-item]
     # A replayed batch is dropped by identifier, as Stripe does asynchronously.
     stream.v2.billing.meter_event_stream.create(params={"events": events[:10]})  # type: ignore[typeddict-item]

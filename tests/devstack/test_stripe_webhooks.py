@@ -12,8 +12,11 @@ from tests.fixtures.stripe import StripeEmulator, WebhookReceiver, wait
 
 def test_endpoint_crud_and_secret_only_on_create(stripe_client: stripe.StripeClient) -> None:
     endpoint = stripe_client.v1.webhook_endpoints.create(
-        params={"url": "http://127.0.0.1:9/hook", "enabled_events": ["invoice.paid"],
-                "metadata": {"env": "dev"}}  # fmt: skip
+        params={
+            "url": "http://127.0.0.1:9/hook",
+            "enabled_events": ["invoice.paid"],
+            "metadata": {"env": "dev"},
+        }
     )
     assert endpoint.secret and endpoint.secret.startswith("whsec_")
     fetched = stripe_client.v1.webhook_endpoints.retrieve(endpoint.id)
@@ -24,12 +27,14 @@ def test_endpoint_crud_and_secret_only_on_create(stripe_client: stripe.StripeCli
     gone = stripe_client.v1.webhook_endpoints.delete(endpoint.id)
     assert gone.deleted is True
     with pytest.raises(stripe.InvalidRequestError):
-        stripe_client.v1.webhook_endpoints.create(params={"url": "not a url",
-                                                          "enabled_events": ["*"]})
+        stripe_client.v1.webhook_endpoints.create(
+            params={"url": "not a url", "enabled_events": ["*"]}
+        )
 
 
-def test_signature_verifies_and_tampering_fails(webhook: WebhookReceiver,
-                                                stripe_client: stripe.StripeClient) -> None:
+def test_signature_verifies_and_tampering_fails(
+    webhook: WebhookReceiver, stripe_client: stripe.StripeClient
+) -> None:
     customer = stripe_client.v1.customers.create(params={"email": "sig@example.com"})
     [event] = webhook.wait_for("customer.created")
     assert event.data.object["id"] == customer.id
@@ -42,8 +47,9 @@ def test_signature_verifies_and_tampering_fails(webhook: WebhookReceiver,
     assert body["request"]["id"].startswith("req_") and body["api_version"]
 
 
-def test_enabled_events_filter(stripe_client: stripe.StripeClient,
-                               webhook_receiver: WebhookReceiver) -> None:
+def test_enabled_events_filter(
+    stripe_client: stripe.StripeClient, webhook_receiver: WebhookReceiver
+) -> None:
     endpoint = stripe_client.v1.webhook_endpoints.create(
         params={"url": webhook_receiver.url, "enabled_events": ["product.created"]}
     )
@@ -54,8 +60,9 @@ def test_enabled_events_filter(stripe_client: stripe.StripeClient,
     assert {e.type for e in webhook_receiver.events()} == {"product.created"}
 
 
-def test_retry_after_500_then_success(stripe_env: StripeEmulator, webhook: WebhookReceiver,
-                                      stripe_client: stripe.StripeClient) -> None:
+def test_retry_after_500_then_success(
+    stripe_env: StripeEmulator, webhook: WebhookReceiver, stripe_client: stripe.StripeClient
+) -> None:
     webhook.statuses.extend([500, 500])
     customer = stripe_client.v1.customers.create()
     [event] = webhook.wait_for("customer.created", timeout=10)
@@ -67,9 +74,9 @@ def test_retry_after_500_then_success(stripe_env: StripeEmulator, webhook: Webho
     assert event.data.object["id"] == customer.id
 
 
-def test_failed_deliveries_show_in_events_list(stripe_env: StripeEmulator,
-                                               webhook: WebhookReceiver,
-                                               stripe_client: stripe.StripeClient) -> None:
+def test_failed_deliveries_show_in_events_list(
+    stripe_env: StripeEmulator, webhook: WebhookReceiver, stripe_client: stripe.StripeClient
+) -> None:
     webhook.statuses.extend([503] * 4)  # every attempt of the first event fails
     stripe_client.v1.customers.create()
     webhook.wait_for("customer.created", timeout=10, accepted_only=False, count=4)
@@ -83,18 +90,27 @@ def test_failed_deliveries_show_in_events_list(stripe_env: StripeEmulator,
     # An operator redelivers the failed one; now it succeeds and nothing is pending.
     stripe_env.admin.post(f"/_admin/events/{failed.data[0].id}/redeliver")
     webhook.wait_for("customer.created")
-    wait(lambda: stripe_client.v1.events.list(params={"delivery_success": False}).data,
-         lambda data: data == [], 5, "no pending events")
+    wait(
+        lambda: stripe_client.v1.events.list(params={"delivery_success": False}).data,
+        lambda data: data == [],
+        5,
+        "no pending events",
+    )
 
 
-def test_receiver_down_is_retried(stripe_env: StripeEmulator,
-                                  stripe_client: stripe.StripeClient) -> None:
+def test_receiver_down_is_retried(
+    stripe_env: StripeEmulator, stripe_client: stripe.StripeClient
+) -> None:
     endpoint = stripe_client.v1.webhook_endpoints.create(
         params={"url": "http://127.0.0.1:9/nobody-listens", "enabled_events": ["*"]}
     )
     stripe_client.v1.customers.create()
-    attempts = wait(lambda: stripe_env.deliveries(endpoint=endpoint.id),
-                    lambda rows: len(rows) >= 4, 10, "all attempts")
+    attempts = wait(
+        lambda: stripe_env.deliveries(endpoint=endpoint.id),
+        lambda rows: len(rows) >= 4,
+        10,
+        "all attempts",
+    )
     assert all(a["status"] is None and a["error"] for a in attempts)
 
 
@@ -104,8 +120,7 @@ def test_events_list_filters(stripe_client: stripe.StripeClient) -> None:
     stripe_client.v1.products.update(product.id, params={"name": "q"})
     types = [e.type for e in stripe_client.v1.events.list(params={"type": "product.*"}).data]
     assert types == ["product.updated", "product.created"]
-    both = stripe_client.v1.events.list(params={"types": ["customer.created",
-                                                          "product.updated"]})
+    both = stripe_client.v1.events.list(params={"types": ["customer.created", "product.updated"]})
     assert {e.type for e in both.data} == {"customer.created", "product.updated"}
     updated = stripe_client.v1.events.list(params={"type": "product.updated"}).data[0]
     assert updated.data.previous_attributes["name"] == "p"
