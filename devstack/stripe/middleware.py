@@ -159,7 +159,12 @@ async def _handle(
         return _replay(entry, request, idem_key, fingerprint, request_id)
     entry = IdempotencyEntry(request.method, request.path, fingerprint, now)
     store.idempotency[idem_key] = entry
-    response = await _run(request, handler, request_id)
+    try:
+        response = await _run(request, handler, request_id)
+    except BaseException:
+        # Cancelled mid-way (client gone): no result to save, so a retry may run again.
+        store.idempotency.pop(idem_key, None)
+        raise
     if isinstance(response, web.Response) and (
         response.status < 300 or response.status in SAVED or response.status >= 500
     ):
