@@ -81,7 +81,7 @@ def _auth(request: web.Request) -> None:
             "or we can help at https://support.stripe.com/.",
             status=401,
         )
-    if not key.startswith(("sk_test_", "rk_test_")) or len(key) < 10:
+    if not key.startswith(("sk_test_", "rk_test_")) or len(key) <= len("sk_test_"):
         shown = f"{key[:8]}{'*' * max(0, len(key) - 12)}{key[-4:]}" if len(key) > 12 else key
         raise StripeError(f"Invalid API Key provided: {shown}", status=401)
 
