@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from temporalio.client import Client
+from temporalio.worker import Replayer
+
+from tenantry.temporal import DATA_CONVERTER
+from worker.registry import workflows
 
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
@@ -68,3 +75,10 @@ async def test_paid_signup_becomes_active_with_one_of_everything(
     # An operator finds the signup in Temporal by its subdomain.
     found = [wf.id async for wf in temporal_client.list_workflows('Subdomain = "acme"')]
     assert "signup-acme" in found
+
+    # Its history replays against the code as it is now (and can be recorded for CI).
+    history = await temporal_client.get_workflow_handle("signup-acme").fetch_history()
+    await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        target = Path(__file__).parents[1] / "replay" / "histories" / "signup-active.json"
+        target.write_text(history.to_json())
