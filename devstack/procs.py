@@ -41,10 +41,12 @@ def tcp_ready(host: str, port: int) -> Callable[[], bool]:
     return lambda: port_in_use(host, port)
 
 
-def http_ready(url: str, *, accept: Callable[[int], bool] = lambda s: s < 500) -> Callable[[], bool]:
+def http_ready(
+    url: str, *, accept: Callable[[int], bool] = lambda s: s < 500
+) -> Callable[[], bool]:
     def probe() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return accept(response.status)
         except urllib.error.HTTPError as exc:
             return accept(exc.code)
@@ -55,7 +57,11 @@ def http_ready(url: str, *, accept: Callable[[int], bool] = lambda s: s < 500) -
 
 
 def wait_until(
-    probe: Callable[[], bool], *, timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+    probe: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.02

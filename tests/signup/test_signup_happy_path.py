@@ -9,10 +9,9 @@ from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from tenantry.temporal import DATA_CONVERTER
-from worker.registry import workflows
-
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
+from worker.registry import workflows
 
 
 async def test_paid_signup_becomes_active_with_one_of_everything(

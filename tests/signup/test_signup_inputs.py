@@ -40,7 +40,9 @@ async def test_bad_inputs_get_422_and_create_nothing(stack: Stack, temporal_clie
             assert error["details"]["fields"][0]["field"] == field, (change, error)
         missing = http.post("/v1/signups", json={"email": "a@example.com"})
         assert missing.status_code == 422
-        not_json = http.post("/v1/signups", content=b"{", headers={"Content-Type": "application/json"})
+        not_json = http.post(
+            "/v1/signups", content=b"{", headers={"Content-Type": "application/json"}
+        )
         assert not_json.status_code == 422
 
     assert await workflows_on(temporal_client, stack.settings.task_queue) == []
@@ -79,7 +81,9 @@ def test_status_needs_the_right_token(stack: Stack) -> None:
     created = stack.signup("gamma")
     with stack.api.client() as http:
         for token in ("wrong", "", created["status_token"][:-1] + "0"):
-            response = http.get(f"/v1/signups/{created['signup_id']}", params={"status_token": token})
+            response = http.get(
+                f"/v1/signups/{created['signup_id']}", params={"status_token": token}
+            )
             assert response.status_code == 404, response.text
         assert http.get(f"/v1/signups/{created['signup_id']}").status_code == 404
         assert http.get("/v1/signups/not-a-uuid").status_code == 422
@@ -100,4 +104,3 @@ async def test_signups_are_rate_limited_per_client(
         "signup-rate-one",
         "signup-rate-two",
     ]
-

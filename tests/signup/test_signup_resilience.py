@@ -32,7 +32,9 @@ def assert_one_of_everything(stack: Stack, subdomain: str, tenant_id: str) -> No
 def kill_after_server_create(stack: Stack, subdomain: str, created: dict[str, str]) -> None:
     # Hold the activity in its action polling so the kill lands between the create taking
     # effect and the workflow learning of it.
-    stack.hetzner.admin.inject({"operation": "actions.get", "action": "latency", "latency_ms": 3000})
+    stack.hetzner.admin.inject(
+        {"operation": "actions.get", "action": "latency", "latency_ms": 3000}
+    )
     wait_until(
         lambda: any(r.status == 201 for r in stack.hetzner.admin.requests("servers.create")),
         "the server create",
@@ -96,7 +98,7 @@ def test_lost_answers_on_create_calls_still_give_one_of_each(stack: Stack) -> No
         attempts = stripe_admin.requests(operation)
         assert len(attempts) >= 2 and attempts[0].fault == "drop", operation
         assert len({a.idempotency_key for a in attempts}) == 1, operation
-    assert [r.fault for r in stack.hetzner.admin.requests("servers.create")][0] == "drop"
+    assert stack.hetzner.admin.requests("servers.create")[0].fault == "drop"
     client = stack.stripe()
     customers = client.v1.customers.list(params={"email": "lossy@example.com"}).data
     assert len(customers) == 1
