@@ -167,7 +167,6 @@ def load_dev_secrets(state_dir: Path) -> dict[str, str]:
         "TENANTRY_ADMIN_TOKEN": lambda: "dev-admin-" + secrets.token_urlsafe(24),
         "TENANTRY_HOST_BOOTSTRAP_TOKEN": lambda: "dev-host-" + secrets.token_urlsafe(24),
         "TENANTRY_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
-        "TENANTRY_STRIPE_WEBHOOK_SECRET": lambda: "whsec_" + secrets.token_hex(24),
     }
     missing = {k: gen() for k, gen in generators.items() if k not in values}
     if missing:
@@ -331,27 +330,62 @@ def _any_http_answer(url: str) -> Callable[[], bool]:
 
 
 def _start_hetzner(ctx: DevContext) -> Stoppable:
+    from tenantry.settings import CoreSettings
+
     s = ctx.settings
+    token = CoreSettings().hetzner_token.get_secret_value()
     argv = [sys.executable, "-m", "devstack.hetzner", "--host", s.host]
     argv += ["--port", str(s.hetzner_port), "--state-dir", str(ctx.state_dir / "hetzner")]
-    process = ctx.process(
-        "hetzner", argv, ready=_any_http_answer(f"http://{s.host}:{s.hetzner_port}/")
-    )
-    ctx.spawn(process)
+    argv += ["--token", token, "--persist"]
+    ready = _any_http_answer(f"http://{s.host}:{s.hetzner_port}/")
+    ctx.spawn(ctx.process("hetzner", argv, ready=ready))
     ctx.env["TENANTRY_HETZNER_ENDPOINT"] = f"http://{s.host}:{s.hetzner_port}/v1"
     ctx.urls.append(("Hetzner API", f"http://{s.host}:{s.hetzner_port}/v1"))
-    return process
+    return ctx.watched["hetzner"]
+
+
+def register_stripe_webhook(api_base: str, api_key: str, url: str) -> str:
+    """Points the Stripe emulator's webhooks at our API; returns the signing secret.
+
+    Stripe shows an endpoint's secret only when it is created, so an endpoint left by an
+    earlier run for the same URL is replaced rather than reused.
+    """
+    import httpx
+
+    with httpx.Client(
+        base_url=api_base, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+    ) as http:
+        listing = http.get("/v1/webhook_endpoints", params={"limit": 100})
+        listing.raise_for_status()
+        for endpoint in listing.json().get("data", []):
+            if endpoint.get("url") == url:
+                http.delete(f"/v1/webhook_endpoints/{endpoint['id']}").raise_for_status()
+        created = http.post(
+            "/v1/webhook_endpoints",
+            data={"url": url, "enabled_events[]": "*", "description": "tenantry dev"},
+        )
+        created.raise_for_status()
+        return str(created.json()["secret"])
 
 
 def _start_stripe(ctx: DevContext) -> Stoppable:
+    from tenantry.settings import CoreSettings
+
     s = ctx.settings
+    base = f"http://{s.host}:{s.stripe_port}"
     argv = [sys.executable, "-m", "devstack.stripe", "--host", s.host, "--port", str(s.stripe_port)]
-    process = ctx.process(
-        "stripe", argv, ready=_any_http_answer(f"http://{s.host}:{s.stripe_port}/")
-    )
-    ctx.spawn(process)
-    ctx.env["TENANTRY_STRIPE_API_BASE"] = f"http://{s.host}:{s.stripe_port}"
-    ctx.urls.append(("Stripe API", f"http://{s.host}:{s.stripe_port}"))
+    argv += ["--state-file", str(ctx.state_dir / "stripe.json")]
+    process = ctx.spawn(ctx.process("stripe", argv, ready=_any_http_answer(f"{base}/")))
+    ctx.env["TENANTRY_STRIPE_API_BASE"] = base
+    api_key = CoreSettings().stripe_api_key.get_secret_value()
+    webhook_url = f"http://{s.host}:{s.api_port}/v1/stripe/webhook"
+    try:
+        secret = register_stripe_webhook(base, api_key, webhook_url)
+    except Exception as exc:  # any failure here means webhooks would never verify
+        raise StackError(f"stripe: could not register the webhook endpoint: {exc}") from exc
+    ctx.env["TENANTRY_STRIPE_WEBHOOK_SECRET"] = secret
+    ctx.urls.append(("Stripe API", base))
+    ctx.urls.append(("Stripe webhooks", f"-> {webhook_url}"))
     return process
 
 

@@ -12,11 +12,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -60,9 +62,18 @@ def distinct_free_ports(count: int) -> list[int]:
 
 
 @pytest.fixture
-def dev_env(tmp_path: Path) -> dict[str, str]:
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path: dockerd's containerd socket lives under the state
+    dir, and a Unix socket path may not exceed 107 bytes (pytest's tmp_path is long)."""
+    path = Path(tempfile.mkdtemp(prefix="tdev-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dev_env(short_tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENANTRY_")}
-    env["TENANTRY_DEV_STATE_DIR"] = str(tmp_path / "state")
+    env["TENANTRY_DEV_STATE_DIR"] = str(short_tmp / "state")
     for name, port in zip(PORT_FIELDS, distinct_free_ports(len(PORT_FIELDS)), strict=True):
         env[f"TENANTRY_DEV_{name.upper()}"] = str(port)
     env["PYTHONUNBUFFERED"] = "1"
@@ -170,6 +181,10 @@ def assert_nothing_left(run: DevRun, state: dict[str, object]) -> None:
     busy = {name: port for name, port in ports.items() if port_in_use("127.0.0.1", port)}
     assert not busy, f"ports still in use: {busy}"
     assert not (run.state_dir / "dev.json").exists()
+    mounts = [
+        line for line in Path("/proc/mounts").read_text().splitlines() if str(run.state_dir) in line
+    ]
+    assert not mounts, f"mounts left behind: {mounts}"
 
 
 def temporal_cli(address: str, *args: str) -> subprocess.CompletedProcess[str]:
