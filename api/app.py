@@ -11,8 +11,9 @@ from temporalio.client import Client
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
-from api.routers import admin, health, signups, team, webhooks
+from api.routers import admin, health, signups, stripe_recovery, team, webhooks
 from db.session import make_async_engine, make_async_sessionmaker
+from tenantry.clients import stripe_client
 from tenantry.settings import ApiSettings
 from tenantry.temporal import connect
 
@@ -27,6 +28,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
         app.state.engine = engine
         app.state.sessions = make_async_sessionmaker(engine)
         app.state.temporal = temporal or await connect(settings, lazy=True)
+        app.state.stripe = stripe_client(settings)
         try:
             yield
         finally:
@@ -43,6 +45,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
-    for router in (health.router, signups.router, webhooks.router, admin.router, team.router):
-        app.include_router(router)
+    routers = (health, signups, webhooks, admin, stripe_recovery, team)
+    for module in routers:
+        app.include_router(module.router)
     return app

@@ -50,10 +50,11 @@ def migrate() -> None:
 
 
 def _register_groups() -> None:
-    from tenantry.cli import signups, tenants
+    from tenantry.cli import signups, tenants, webhooks
 
     app.add_typer(signups.app, name="signup")
     app.add_typer(tenants.app, name="tenants")
+    app.add_typer(webhooks.app, name="webhooks")
 
 
 _register_groups()
