@@ -82,8 +82,11 @@ class DevContext:
         return path
 
     def spawn(self, process: ManagedProcess) -> ManagedProcess:
-        """Starts a long-running child, known to the stack before it starts (so that an
-        abort during its readiness wait still stops it) and watched once it runs."""
+        """Starts a long-running child that the stack watches while it runs.
+
+        It is registered before it starts, so that a failure or an abort during its
+        readiness wait still stops it.
+        """
         self.watched[process.name] = process
         return process.start()
 
@@ -642,13 +645,27 @@ class DevStack:
                 continue
             began = time.monotonic()
             with self._deferred_signals():
-                stoppable = part.start(ctx)
+                stoppable = self._start_part(part)
                 if stoppable is not None:
                     self.started.append((part, stoppable))
             _say(f"  + {part.label:<20} ready in {time.monotonic() - began:.1f}s")
         self._write_state()
         self._print_banner()
         return self._watch()
+
+    def _start_part(self, part: DevPart) -> Stoppable | None:
+        """Starts one part; if it fails or is aborted, stops the processes it had spawned."""
+        before = set(self.ctx.watched)
+        try:
+            return part.start(self.ctx)
+        except BaseException:
+            for name in reversed([n for n in self.ctx.watched if n not in before]):
+                process = self.ctx.watched.pop(name)
+                try:
+                    process.stop()
+                except Exception as exc:  # keep going: the rest must stop too
+                    print(f"tenantry dev: stopping {name} failed: {exc}", file=sys.stderr)
+            raise
 
     def _skip_reason(self, part: DevPart) -> str | None:
         if part.name in self.ctx.settings.skipped_parts:
@@ -692,11 +709,6 @@ class DevStack:
                     return 1
 
     def stop_all(self) -> None:
-        # A part interrupted while starting is not in `started`: stop its process first.
-        done = {id(getattr(s, "process", s)) for _, s in self.started}
-        for process in reversed(list(self.ctx.watched.values())):
-            if id(process) not in done:
-                process.stop()
         while self.started:
             part, stoppable = self.started.pop()
             try:

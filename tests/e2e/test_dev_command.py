@@ -159,7 +159,7 @@ def processes_marked(state_dir: Path) -> list[int]:
 
 
 @pytest.fixture
-def runs(dev_env: dict[str, str], tmp_path: Path) -> Iterator[list[DevRun]]:
+def runs() -> Iterator[list[DevRun]]:
     started: list[DevRun] = []
     yield started
     for run in started:
@@ -327,3 +327,22 @@ def test_a_failing_part_stops_what_started_before_it(tmp_path: Path) -> None:
     assert not port_in_use("127.0.0.1", settings.temporal_ui_port)
     assert not (settings.state_path / "dev.json").exists()
     assert (settings.state_path / "temporal.db").exists()
+
+
+def test_ctrl_c_while_starting_stops_what_was_started(
+    dev_env: dict[str, str], short_tmp: Path, runs: list[DevRun]
+) -> None:
+    run = DevRun(dev_env, short_tmp)
+    runs.append(run)
+    deadline = time.monotonic() + 60
+    while not any("+ Temporal" in line for line in run.lines):
+        assert run.proc.poll() is None, run.output
+        assert time.monotonic() < deadline, run.output
+        time.sleep(0.02)
+    assert run.interrupt() == 0, run.output
+    assert "stopping once the part being started is up" in run.output
+    assert "Press Ctrl-C" not in run.output
+    left = processes_marked(run.state_dir)
+    assert not left, f"processes left behind: {left}\n{run.output}"
+    port = int(dev_env["TENANTRY_DEV_TEMPORAL_PORT"])
+    assert not port_in_use("127.0.0.1", port)
