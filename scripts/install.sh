@@ -69,7 +69,13 @@ stamp="$VENV/.tenantry-install"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 have="$(cat "$stamp" 2>/dev/null || true)"
 if [ "$want" != "$have" ] || [ ! -x "$VENV/bin/tenantry" ] || [ -n "${TENANTRY_INSTALL_FORCE:-}" ]; then
-    say "pip install -e '.[dev]' into $VENV"
-    "$VENV/bin/python" -m pip install --quiet --progress-bar off -e '.[dev]'
+    say "pip install -e '.[dev]' into $VENV (log: $VENV/pip-install.log)"
+    # The build backend's warnings are noise on success; on failure the whole log shows.
+    if ! "$VENV/bin/python" -m pip install --progress-bar off -e '.[dev]' \
+        >"$VENV/pip-install.log" 2>&1; then
+        cat "$VENV/pip-install.log" >&2
+        say "pip install failed"
+        exit 1
+    fi
     echo "$want" >"$stamp"
 fi
