@@ -643,6 +643,11 @@ class DevStack:
             if reason is not None:
                 _say(f"  - {part.label:<20} skipped: {reason}")
                 continue
+            # Checked again just before: an earlier part (or anything else) may have taken it.
+            conflicts = port_conflicts([part], ctx)
+            if conflicts:
+                print(conflicts[0], file=sys.stderr, flush=True)
+                return 1
             began = time.monotonic()
             with self._deferred_signals():
                 stoppable = self._start_part(part)

@@ -346,3 +346,42 @@ def test_ctrl_c_while_starting_stops_what_was_started(
     assert not left, f"processes left behind: {left}\n{run.output}"
     port = int(dev_env["TENANTRY_DEV_TEMPORAL_PORT"])
     assert not port_in_use("127.0.0.1", port)
+
+
+def test_port_taken_during_start_up_is_reported_and_started_parts_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port free at the first check but taken before its part starts: same one line."""
+    settings = DevStackSettings(
+        state_dir=tmp_path / "state",
+        temporal_port=free_port(),
+        temporal_ui_port=free_port(),
+        moto_port=free_port(),
+    )
+
+    class Squatter:
+        def __init__(self) -> None:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", settings.moto_port))
+            self.sock.listen()
+
+        def stop(self) -> None:
+            self.sock.close()
+
+    squatters: list[Squatter] = []
+
+    def squat(ctx: DevContext) -> Squatter:
+        squatters.append(Squatter())
+        return squatters[-1]
+
+    by_name = {p.name: p for p in core_parts()}
+    parts = [by_name["temporal"], DevPart("squat", "squatter", squat), by_name["moto"]]
+    stack = DevStack(settings, parts)
+    assert stack.run() == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"tenantry dev: port {settings.moto_port} (moto) on 127.0.0.1 is already in use; "
+        "stop what listens there or set TENANTRY_DEV_MOTO_PORT"
+    )
+    assert squatters and squatters[0].sock.fileno() == -1  # stopped
+    assert not port_in_use("127.0.0.1", settings.temporal_port)
