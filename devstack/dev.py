@@ -9,12 +9,17 @@ order, by process group, and leaves nothing running.
 
 State lives in the state dir (``.tenantry/``) so that a second run continues where the
 first stopped: the Temporal database file, the PostgreSQL data dir, kept mail, the
-emulators' state, and the generated dev secrets in ``dev.env`` (written once).
+emulators' state, moto's buckets and records (saved to ``aws/`` on stop, since moto
+forgets them), the control plane's SSH key, and the generated dev secrets in ``dev.env``
+(written once). ``TENANTRY_DEV_SKIP=worker`` leaves a part out, e.g. to run it in a
+debugger against the rest; ``dev.json`` lists what runs (PIDs, ports, URLs).
 
 Plugging in a part (pod hosts with dockerd and sshd, Caddy, ...): give the module a
 ``dev_parts() -> list[DevPart]`` function and list the module in `PLUGIN_MODULES`; its
 parts start after the emulators and before the migration, the API and the worker, and
 can add ``TENANTRY_*`` variables for those to ``ctx.env`` and URLs to ``ctx.urls``.
+Start long-running children with ``ctx.spawn(ctx.process(...))`` so the stack watches
+them and still stops them when start-up fails or is aborted half-way.
 """
 
 from __future__ import annotations
