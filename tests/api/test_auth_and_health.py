@@ -25,7 +25,9 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "Basic YWRtaW46eA=="}],
     ids=["missing", "wrong", "not-bearer"],
 )
-def test_admin_routes_refuse_missing_or_wrong_token(api: RunningApi, headers: dict[str, str]) -> None:
+def test_admin_routes_refuse_missing_or_wrong_token(
+    api: RunningApi, headers: dict[str, str]
+) -> None:
     with httpx.Client(base_url=api.url) as http:
         response = http.get("/v1/admin/tenants", headers=headers)
     assert_error(response, 401, "unauthorized")
@@ -59,8 +61,12 @@ def test_api_keys_authenticate_accounts_and_wrong_keys_get_401(api: RunningApi) 
 def test_duplicate_account_is_a_conflict(api: RunningApi) -> None:
     with api.admin() as admin:
         assert admin.post("/v1/admin/accounts", json={"email": "a@example.com"}).status_code == 201
-        assert_error(admin.post("/v1/admin/accounts", json={"email": "A@example.com"}), 409, "conflict")
-        error = assert_error(admin.post("/v1/admin/accounts", json={"email": "nope"}), 422, "invalid_input")
+        assert_error(
+            admin.post("/v1/admin/accounts", json={"email": "A@example.com"}), 409, "conflict"
+        )
+        error = assert_error(
+            admin.post("/v1/admin/accounts", json={"email": "nope"}), 422, "invalid_input"
+        )
     assert error["details"]["fields"][0]["field"] == "email"
 
 
@@ -77,7 +83,8 @@ def test_health_readiness_and_metrics(api: RunningApi) -> None:
 
 def test_readyz_reports_an_unreachable_database(temporal_address: str) -> None:
     settings = api_settings(
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", temporal_address=temporal_address
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        temporal_address=temporal_address,
     )
     with run_api(settings) as api, api.client() as http:
         response = http.get("/readyz")

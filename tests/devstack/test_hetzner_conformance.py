@@ -9,10 +9,8 @@ are rebuilt from the ``APIException`` hcloud raises, which carries all three fie
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import hcloud
@@ -23,10 +21,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from tests.fixtures.hetzner import HetznerEmulator, ServerKeys
+from tests.support.specs import spec_path
 
-SPEC_PATH = Path(
-    os.environ.get("TENANTRY_HETZNER_SPEC", "/work/shared/specs/hetzner-cloud-openapi.json")
-)
 SPEC_URI = "urn:hetzner-cloud-openapi"
 
 
@@ -43,9 +39,7 @@ def _openapi_to_jsonschema(node: Any) -> Any:
 
 @cache
 def _spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.fail(f"the Hetzner OpenAPI spec is missing at {SPEC_PATH}")
-    return json.loads(SPEC_PATH.read_text())
+    return json.loads(spec_path("hetzner-cloud-openapi.json").read_text())
 
 
 @cache

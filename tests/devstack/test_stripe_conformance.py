@@ -9,7 +9,6 @@ everything else must match in type, recursively, including the first element of 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,7 @@ import stripe
 
 from tests.devstack.test_stripe_checkout import make_price, make_session, pay_on_page
 from tests.fixtures.stripe import StripeEmulator, WebhookReceiver
-
-FIXTURES = Path("/work/shared/specs/stripe-fixtures3.json")
+from tests.support.specs import spec_path
 
 # Nullable in Stripe's API and null on a fresh test-mode object (the fixture shows examples).
 NULLABLE: set[str] = {
@@ -226,7 +224,7 @@ KINDS = [
 
 
 def test_every_kind_matches_stripe_fixtures(samples: dict[str, dict[str, Any]]) -> None:
-    fixtures = json.loads(FIXTURES.read_text())["resources"]
+    fixtures = json.loads(spec_path("stripe-fixtures3.json").read_text())["resources"]
     problems: list[str] = []
     for kind in KINDS:
         ours = samples[kind]
