@@ -21,6 +21,7 @@ from tenantry.contracts import (
     CreateCustomerInput,
     CustomerRef,
     EnsureSubscriptionInput,
+    PriceChangeInput,
     SubscriptionRef,
 )
 from tenantry.plans import CURRENCY, TENANT_PLANS, TenantTier
@@ -129,6 +130,28 @@ class BillingActivities:
         except stripe.StripeError as exc:
             raise from_stripe(exc, "reactivate the subscription") from exc
         return SubscriptionRef(subscription_id=replacement.id, idempotency_key=key)
+
+    @activity.defn
+    def change_subscription_price(self, inp: PriceChangeInput) -> str:
+        """Moves the subscription's tenant item to the tier's price, prorated; idempotent."""
+        price = self.tier_price(inp.tier)
+        try:
+            subscription = self._stripe.v1.subscriptions.retrieve(inp.subscription_id)
+            item = subscription["items"].data[0]
+            if item.price.id == price:
+                return str(item.id)
+            self._stripe.v1.subscriptions.update(
+                inp.subscription_id,
+                params={
+                    "items": [{"id": item.id, "price": price}],
+                    "proration_behavior": "create_prorations",
+                    "metadata": {"tier": inp.tier},
+                },
+                options={"idempotency_key": inp.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "change the subscription's price") from exc
+        return str(item.id)
 
     def tier_price(self, tier: str) -> str:
         """The Stripe price of a tenant tier, created once from `tenantry.plans` if missing."""

@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import from_hetzner
-from tenantry.contracts import ErrorType, ServerInfo, ServerRef, ServerSpec
+from tenantry.contracts import ErrorType, ResizeInput, ServerInfo, ServerRef, ServerSpec
 
 UserDataFor = Callable[[ServerSpec], str]
 """Renders a server's cloud-init; reads the tenant's secrets itself so they never enter
@@ -84,7 +84,38 @@ class HetznerActivities:
         self._wait_action(_id(action.id), f"delete server {ref.name}")
         return True
 
+    @activity.defn
+    def resize_server(self, inp: ResizeInput) -> ServerInfo:
+        """Power off, change type (disk kept, so a downgrade stays possible), power on.
+
+        Re-running it converges: a server already of the wanted type is only powered on.
+        """
+        server = self._find(inp.name)
+        if server is None:
+            raise ApplicationError(
+                f"server {inp.name} not found", type=ErrorType.NOT_FOUND, non_retryable=True
+            )
+        self._finish_running_actions(server, inp.name)
+        server = self._client.servers.get_by_id(_id(server.id))
+        current = server.server_type.name if server.server_type else None
+        if current != inp.server_type:
+            try:
+                if server.status != "off":
+                    action = self._client.servers.power_off(server)
+                    self._wait_action(_id(action.id), f"power off {inp.name}")
+                action = self._client.servers.change_type(
+                    server, ServerType(name=inp.server_type), upgrade_disk=False
+                )
+                self._wait_action(_id(action.id), f"change {inp.name} to {inp.server_type}")
+            except APIException as exc:
+                raise from_hetzner(exc, f"resize {inp.name}") from exc
+        return self._running_info(_id(server.id), adopted=True)
+
     # -- helpers ----------------------------------------------------------------------
+    def _finish_running_actions(self, server: BoundServer, name: str) -> None:
+        for action in self._client.servers.get_actions(server, status=["running"]):
+            self._wait_action(_id(action.id), f"finish pending action on {name}")
+
     def _find(self, name: str) -> BoundServer | None:
         try:
             return self._client.servers.get_by_name(name)
@@ -102,8 +133,7 @@ class HetznerActivities:
                 non_retryable=True,
             )
         activity.logger.info("adopting existing server %s (id %s)", spec.name, server.id)
-        for action in self._client.servers.get_actions(server, status=["running"]):
-            self._wait_action(_id(action.id), f"finish pending action on {spec.name}")
+        self._finish_running_actions(server, spec.name)
         return self._running_info(_id(server.id), adopted=True)
 
     def _running_info(self, server_id: int, *, adopted: bool) -> ServerInfo:

@@ -11,7 +11,17 @@ from temporalio.client import Client
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
-from api.routers import admin, health, signups, stripe_recovery, team, webhooks
+from api.routers import (
+    admin,
+    health,
+    hosts,
+    pods,
+    signups,
+    stripe_recovery,
+    team,
+    tenant_ops,
+    webhooks,
+)
 from db.session import make_async_engine, make_async_sessionmaker
 from tenantry.clients import stripe_client
 from tenantry.settings import ApiSettings
@@ -45,7 +55,10 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
-    routers = (health, signups, webhooks, admin, stripe_recovery, team)
+    routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(pods.router)
+    app.include_router(hosts.router)
+    app.include_router(hosts.admin_router)
     return app

@@ -114,6 +114,7 @@ class SignupInput(BaseModel):
     health_budget_seconds: float = 600
     step_timeout_seconds: float = 30
     cancel_subscription_on_failure: bool = True
+    payment_grace_seconds: float = 7 * 24 * 3600
 
 
 class CheckoutRequest(BaseModel):
@@ -300,3 +301,85 @@ class EnsureSubscriptionInput(BaseModel):
     tier: str
     signup_id: str
     subdomain: str
+
+
+# --- tenant lifecycle ------------------------------------------------------------------
+class ResizeInput(BaseModel):
+    name: str
+    server_type: str
+
+
+class PriceChangeInput(BaseModel):
+    subscription_id: str
+    tier: str
+    idempotency_key: str
+
+
+class StackCommand(BaseModel):
+    """`tenantry-stack start|stop` on a tenant server, over SSH with its pinned host key."""
+
+    tenant_id: str
+    host: str
+    command: str
+
+
+# --- metering (issue 7) ------------------------------------------------------------------
+def metering_workflow_id(hour: datetime) -> str:
+    return f"metering-{hour:%Y-%m-%dT%H}"
+
+
+class MeteringInput(BaseModel):
+    """Meter one closed UTC hour; `None` means the hour before the schedule's fire time.
+
+    `catch_up` also meters earlier hours not yet metered (after the last metered one,
+    at most `catch_up_hours` back), so an outage's hours are billed by the next run.
+    """
+
+    hour: datetime | None = None
+    catch_up: bool = True
+    catch_up_hours: int = 7 * 24
+    page_size: int = 500
+    report_batch: int = 1000
+
+
+class MeteringResult(BaseModel):
+    hours: list[datetime] = Field(default_factory=list)
+    inserted: int = 0
+    reported: int = 0
+
+
+class HoursToMeter(BaseModel):
+    target: datetime
+    catch_up: bool = True
+    catch_up_hours: int = 7 * 24
+
+
+class HoursList(BaseModel):
+    hours: list[datetime] = Field(default_factory=list)
+
+
+class MeterPageInput(BaseModel):
+    hour: datetime
+    after_billed_account: str | None = None
+    limit: int = 500
+
+
+class MeterPageResult(BaseModel):
+    lines: int = 0
+    inserted: int = 0
+    next_after: str | None = None
+
+
+class ReportUsageInput(BaseModel):
+    hour: datetime
+    limit: int = 1000
+
+
+class ReportUsageResult(BaseModel):
+    reported: int = 0
+    remaining: bool = False
+
+
+class MeteredHour(BaseModel):
+    hour: datetime
+    records: int = 0

@@ -14,22 +14,31 @@ from activities.dns import DnsActivities
 from activities.health import HealthActivities
 from activities.hetzner import HetznerActivities
 from activities.mail import MailActivities
+from activities.metering import MeteringActivities
+from activities.pod_hosts import PinnedClients, PodHostActivities
+from activities.pod_records import PodRecordActivities
+from activities.pods import PodHostClient
 from activities.records import RecordActivities
+from activities.tenant_stack import TenantStackActivities
 from activities.userdata import TenantUserData
 from db.session import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker
 from tenantry.clients import (
     hetzner_client,
     hosted_zone_id,
     route53_client,
+    s3_client,
     stripe_client,
+    stripe_meter_stream_client,
 )
 from tenantry.settings import CoreSettings
+from workflows.metering import MeteringWorkflow
+from workflows.pod import PodWorkflow
 from workflows.signup import SignupWorkflow
 from workflows.tenant import TenantWorkflow
 
 
 def workflows() -> list[type]:
-    return [SignupWorkflow, TenantWorkflow]
+    return [SignupWorkflow, TenantWorkflow, PodWorkflow, MeteringWorkflow]
 
 
 def control_plane_public_key(settings: CoreSettings) -> str:
@@ -69,6 +78,12 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
     billing = BillingActivities(stripe_client(settings), public_url=settings.public_url)
     mail = MailActivities(settings.smtp_url, sender=settings.mail_from, sessions=sync_sessions)
     health = HealthActivities(ssh_key_path=settings.ssh_key_path)
+    metering = MeteringActivities(
+        sync_sessions,
+        stripe_client(settings),
+        stream_client=lambda token: stripe_meter_stream_client(settings, token),
+    )
+    stack = TenantStackActivities(async_sessions, ssh_key_path=settings.ssh_key_path)
     return [
         records.save_signup,
         records.log_provisioning,
@@ -77,6 +92,8 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
         records.audit,
         hetzner.create_server,
         hetzner.delete_server_if_present,
+        hetzner.resize_server,
+        stack.run_stack_command,
         dns.upsert_dns_record,
         dns.delete_dns_record_if_present,
         billing.create_customer,
@@ -84,6 +101,51 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
         billing.expire_checkout_session_if_open,
         billing.cancel_subscription_if_present,
         billing.ensure_subscription_active,
+        billing.change_subscription_price,
         mail.send_email,
         health.wait_healthy,
+        metering.metering_hours,
+        metering.ensure_meters,
+        metering.meter_usage_page,
+        metering.report_usage,
+        metering.mark_hour_metered,
     ]
+
+
+def pod_activities(
+    settings: CoreSettings, async_sessions: Any
+) -> tuple[list[Callable[..., Any]], list[Callable[..., Any]]]:
+    """The pod activities: host operations (one pinned client per host key) and records."""
+    s3 = s3_client(settings)
+
+    def make_client(known_hosts: list[str]) -> PodHostClient:
+        return PodHostClient(
+            ssh_key_path=settings.ssh_key_path,
+            known_hosts=known_hosts,
+            s3=s3,
+            ssh_user=settings.pod_host_user,
+            runtime=settings.pod_runtime,
+        )
+
+    hosts = PodHostActivities(PinnedClients(make_client), s3, async_sessions)
+    records = PodRecordActivities(async_sessions, heartbeat_timeout=settings.host_heartbeat_timeout)
+    return (
+        [
+            hosts.pod_run_container,
+            hosts.pod_stop_container,
+            hosts.pod_remove_container_if_present,
+            hosts.pod_remove_workspace_if_present,
+            hosts.pod_container_state,
+            hosts.pod_snapshot_to_s3,
+            hosts.pod_verify_snapshot,
+            hosts.pod_restore_from_s3,
+            hosts.pod_delete_snapshot_if_present,
+        ],
+        [
+            records.pod_reserve_host,
+            records.pod_record_status,
+            records.pod_record_activity,
+            records.pod_record_snapshot,
+            records.pod_delete_keys,
+        ],
+    )

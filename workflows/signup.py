@@ -355,7 +355,21 @@ class SignupWorkflow:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
                 TenantWorkflow.run,
-                TenantInput(tenant_id=self._tenant_id, subdomain=inp.subdomain, tier=inp.tier),
+                TenantInput(
+                    tenant_id=self._tenant_id,
+                    subdomain=inp.subdomain,
+                    tier=inp.tier,
+                    signup_id=inp.signup_id,
+                    server_name=server.name,
+                    server_ip=server.ipv4,
+                    fqdn=record.fqdn,
+                    subscription_id=self._subscription_id,
+                    email=inp.email,
+                    admin_email=inp.admin_email,
+                    grace_seconds=inp.payment_grace_seconds,
+                    health_budget_seconds=inp.health_budget_seconds,
+                    step_timeout_seconds=inp.step_timeout_seconds,
+                ),
                 id=f"tenant-{self._tenant_id}",
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 search_attributes=TypedSearchAttributes(

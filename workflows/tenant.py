@@ -1,30 +1,59 @@
 """TenantWorkflow: one long-lived entity per tenant (`tenant-{tenant_id}`).
 
 Every operation on a tenant goes through it, so operations are serialized, durable and
-visible in the Temporal UI. It continues-as-new when Temporal suggests it, after its
-handlers finish, carrying its state across.
+visible in the Temporal UI: admin operations arrive as updates (validated, refused with
+a `Conflict` when they do not fit the state), Stripe's billing events as signals
+(deduplicated by event id). It continues-as-new when its history grows, after its
+handlers finish, carrying its whole state and any billing event not yet handled.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
+with workflow.unsafe.imports_passed_through():
+    from activities.billing import BillingActivities
+    from activities.dns import DnsActivities
+    from activities.health import HealthActivities
+    from activities.hetzner import HetznerActivities
+    from activities.mail import MailActivities
+    from activities.records import RecordActivities
+    from activities.tenant_stack import TenantStackActivities
+    from tenantry.contracts import (
+        SA_STAGE,
+        AuditEvent,
+        DnsRecord,
+        EmailMessage,
+        ErrorType,
+        HealthGateInput,
+        PriceChangeInput,
+        ProvisioningEvent,
+        ResizeInput,
+        ServerRef,
+        StackCommand,
+        SubscriptionRef,
+        TenantRecord,
+    )
+    from tenantry.plans import TENANT_PLANS, TenantTier
 
-class TenantInput(BaseModel):
-    tenant_id: str
-    subdomain: str
-    tier: str
-    status: str = "active"
-    events: list[str] = Field(default_factory=list)
-
-
-class TenantState(BaseModel):
-    tenant_id: str
-    subdomain: str
-    tier: str
-    status: str
-    events: list[str]
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=8,
+    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
+)
+FOREVER = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+HEARTBEAT = timedelta(seconds=10)
+FAILED_EVENTS = frozenset({"invoice.payment_failed"})
+PAID_EVENTS = frozenset({"invoice.payment_succeeded", "invoice.paid"})
 
 
 class BillingEvent(BaseModel):
@@ -34,40 +63,428 @@ class BillingEvent(BaseModel):
     subscription_id: str | None = None
 
 
+class TenantOperation(BaseModel):
+    actor: str = "admin"
+    reason: str | None = None
+
+
+class TierChange(TenantOperation):
+    tier: str
+
+
+class TenantInput(BaseModel):
+    """The tenant's whole state: what a run starts with and continues-as-new with."""
+
+    tenant_id: str
+    subdomain: str
+    tier: str
+    signup_id: str = ""
+    status: str = "active"
+    suspended_reason: str | None = None
+    server_name: str | None = None
+    server_ip: str | None = None
+    fqdn: str | None = None
+    subscription_id: str | None = None
+    email: str | None = None
+    admin_email: str | None = None
+    events: list[str] = Field(default_factory=list, description="billing events handled")
+    pending: list[BillingEvent] = Field(default_factory=list)
+    grace_until: datetime | None = None
+    grace_reminded: bool = False
+    grace_seconds: float = 7 * 24 * 3600
+    health_budget_seconds: float = 600
+    step_timeout_seconds: float = 30
+    tier_changes: int = 0
+    max_history_length: int = 10_000
+    runs: int = 1
+
+
+class TenantState(BaseModel):
+    tenant_id: str
+    subdomain: str
+    tier: str
+    status: str
+    suspended_reason: str | None
+    busy_with: str | None
+    grace_until: datetime | None
+    events: list[str]
+    runs: int
+
+
 @workflow.defn
 class TenantWorkflow:
     @workflow.init
     def __init__(self, inp: TenantInput) -> None:
-        self._state = inp.model_copy(deep=True)
-        self._seen: set[str] = set(inp.events)
+        self._s = inp.model_copy(deep=True)
+        self._inbox: list[BillingEvent] = list(inp.pending)
+        self._s.pending = []
+        self._seen: set[str] = set(inp.events) | {e.event_id for e in self._inbox}
+        self._lock = asyncio.Lock()
+        self._busy: str | None = None
+        self._quick = timedelta(seconds=inp.step_timeout_seconds)
 
+    # -- messages ---------------------------------------------------------------------
     @workflow.signal
     def billing_event(self, event: BillingEvent) -> None:
         """Stripe events routed by the webhook; duplicates are dropped by event id."""
         if event.event_id in self._seen:
             return
         self._seen.add(event.event_id)
-        self._state.events.append(event.event_id)
+        self._inbox.append(event)
+
+    @workflow.update
+    async def suspend(self, op: TenantOperation) -> TenantState:
+        await self._exclusive("suspending", {"active"}, lambda: self._suspend(op, "admin"))
+        return self.state()
+
+    @suspend.validator
+    def _validate_suspend(self, op: TenantOperation) -> None:
+        self._require("suspend", {"active"})
+
+    @workflow.update
+    async def unsuspend(self, op: TenantOperation) -> TenantState:
+        await self._exclusive("unsuspending", {"suspended"}, lambda: self._unsuspend(op))
+        return self.state()
+
+    @unsuspend.validator
+    def _validate_unsuspend(self, op: TenantOperation) -> None:
+        self._require("unsuspend", {"suspended"})
+
+    @workflow.update
+    async def change_tier(self, change: TierChange) -> TenantState:
+        await self._exclusive("changing tier", {"active"}, lambda: self._change_tier(change))
+        return self.state()
+
+    @change_tier.validator
+    def _validate_change_tier(self, change: TierChange) -> None:
+        if change.tier not in {t.value for t in TenantTier}:
+            raise ApplicationError(f"unknown tier {change.tier!r}", type=ErrorType.INVALID_INPUT)
+        if change.tier == self._s.tier:
+            raise ApplicationError(f"tenant is already on {change.tier}", type=ErrorType.CONFLICT)
+        self._require("change tier", {"active"})
+
+    @workflow.update
+    async def delete(self, op: TenantOperation) -> TenantState:
+        live = {"active", "suspended", "deleting", "failed"}
+        await self._exclusive("deleting", live, lambda: self._delete(op))
+        return self.state()
+
+    @delete.validator
+    def _validate_delete(self, op: TenantOperation) -> None:
+        self._require("delete", {"active", "suspended", "deleting", "failed"})
 
     @workflow.query
     def state(self) -> TenantState:
-        s = self._state
+        s = self._s
         return TenantState(
             tenant_id=s.tenant_id,
             subdomain=s.subdomain,
             tier=s.tier,
             status=s.status,
+            suspended_reason=s.suspended_reason,
+            busy_with=self._busy,
+            grace_until=s.grace_until,
             events=list(s.events),
+            runs=s.runs,
         )
 
+    # -- the run ----------------------------------------------------------------------
     @workflow.run
     async def run(self, inp: TenantInput) -> TenantState:
-        await workflow.wait_condition(
-            lambda: (
-                self._state.status == "deleted" or workflow.info().is_continue_as_new_suggested()
-            )
-        )
-        if self._state.status != "deleted":
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(self._state)
+        workflow.upsert_search_attributes([SA_STAGE.value_set(self._s.status)])
+        while self._s.status != "deleted":
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        not self._lock.locked()
+                        and (
+                            self._s.status == "deleted"
+                            or bool(self._inbox)
+                            or self._grace_due()
+                            or self._should_continue()
+                        )
+                    ),
+                    timeout=self._until_next_grace_step(),
+                )
+            except TimeoutError:
+                continue
+            if self._s.status == "deleted":
+                break
+            if self._inbox or self._grace_due():
+                async with self._lock:
+                    self._busy = "billing"
+                    try:
+                        while self._inbox:
+                            await self._handle_billing(self._inbox.pop(0))
+                        if self._grace_due():
+                            await self._grace_step()
+                    finally:
+                        self._busy = None
+            if self._should_continue():
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._lock.locked()
+                )
+                next_run = self._s.model_copy(deep=True)
+                next_run.pending = list(self._inbox)
+                next_run.runs += 1
+                workflow.continue_as_new(next_run)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
+
+    def _should_continue(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._s.max_history_length
+        )
+
+    # -- billing ----------------------------------------------------------------------
+    async def _handle_billing(self, event: BillingEvent) -> None:
+        self._s.events.append(event.event_id)
+        await self._log(f"billing.{event.type}", event_id=event.event_id)
+        if event.type in FAILED_EVENTS and self._s.status == "active" and not self._s.grace_until:
+            self._s.grace_until = workflow.now() + timedelta(seconds=self._s.grace_seconds)
+            self._s.grace_reminded = False
+            await self._log("grace.started", until=self._s.grace_until.isoformat())
+            await self._mail_customer(
+                "Your payment failed",
+                f"We could not charge your card. Please update your payment details before "
+                f"{self._s.grace_until:%Y-%m-%d %H:%M} UTC to keep {self._s.fqdn} running.",
+                f"grace-start-{event.event_id}",
+            )
+        elif event.type in PAID_EVENTS:
+            if self._s.grace_until:
+                self._s.grace_until = None
+                await self._log("grace.ended", event_id=event.event_id)
+            if self._s.status == "suspended" and self._s.suspended_reason == "payment":
+                await self._unsuspend(TenantOperation(actor="billing", reason="payment received"))
+        elif event.type == "customer.subscription.deleted" and self._s.status == "active":
+            await self._suspend(
+                TenantOperation(actor="billing", reason="subscription deleted"), "billing"
+            )
+
+    def _grace_due(self) -> bool:
+        step = self._next_grace_step()
+        return step is not None and workflow.now() >= step
+
+    def _next_grace_step(self) -> datetime | None:
+        until = self._s.grace_until
+        if until is None:
+            return None
+        if not self._s.grace_reminded:
+            lead = min(timedelta(days=1), timedelta(seconds=self._s.grace_seconds / 2))
+            return until - lead
+        return until
+
+    def _until_next_grace_step(self) -> timedelta | None:
+        step = self._next_grace_step()
+        return None if step is None else max(step - workflow.now(), timedelta(milliseconds=1))
+
+    async def _grace_step(self) -> None:
+        assert self._s.grace_until is not None
+        if not self._s.grace_reminded:
+            self._s.grace_reminded = True
+            await self._log("grace.reminder")
+            await self._mail_customer(
+                "Reminder: your payment is still due",
+                f"{self._s.fqdn} will be suspended at {self._s.grace_until:%Y-%m-%d %H:%M} UTC "
+                "unless the payment goes through.",
+                f"grace-reminder-{self._s.tenant_id}-{self._s.grace_until.isoformat()}",
+            )
+            return
+        self._s.grace_until = None
+        await self._log("grace.expired")
+        if self._s.status == "active":
+            await self._suspend(
+                TenantOperation(actor="billing", reason="payment overdue"), "payment"
+            )
+
+    # -- operations ---------------------------------------------------------------------
+    def _require(self, what: str, allowed: set[str]) -> None:
+        if self._busy is not None:
+            raise ApplicationError(f"tenant is busy ({self._busy})", type=ErrorType.CONFLICT)
+        if self._s.status not in allowed:
+            raise ApplicationError(
+                f"cannot {what} a tenant that is {self._s.status}", type=ErrorType.CONFLICT
+            )
+
+    async def _exclusive(
+        self, busy: str, allowed: set[str], operation: Callable[[], Awaitable[None]]
+    ) -> None:
+        """One operation at a time; the state is checked again once it is this one's turn."""
+        async with self._lock:
+            if self._s.status not in allowed:
+                raise ApplicationError(
+                    f"tenant became {self._s.status} before this operation ran",
+                    type=ErrorType.CONFLICT,
+                )
+            self._busy = busy
+            try:
+                await operation()
+            finally:
+                self._busy = None
+
+    async def _suspend(self, op: TenantOperation, reason_kind: str) -> None:
+        await self._stack("stop")
+        self._s.suspended_reason = reason_kind
+        await self._set_status("suspended", op, "tenant.suspend")
+
+    async def _unsuspend(self, op: TenantOperation) -> None:
+        await self._stack("start")
+        await self._health_gate()
+        self._s.suspended_reason = None
+        await self._set_status("active", op, "tenant.unsuspend")
+
+    async def _change_tier(self, change: TierChange) -> None:
+        old, new = self._s.tier, change.tier
+        self._s.tier_changes += 1
+        assert self._s.server_name is not None
+        try:
+            await self._resize(new)
+            await self._health_gate()
+            if self._s.subscription_id:
+                await self._act(
+                    BillingActivities.change_subscription_price,
+                    PriceChangeInput(
+                        subscription_id=self._s.subscription_id,
+                        tier=new,
+                        idempotency_key=f"tenant-{self._s.tenant_id}:tier-change-"
+                        f"{self._s.tier_changes}:{new}",
+                    ),
+                )
+        except (ActivityError, ApplicationError) as err:
+            # Back to the old size: the tenant stays wholly on its old tier.
+            await self._log("tier.rollback", to=old, error=str(err.cause or err))
+            await self._resize(old, retry=FOREVER)
+            await self._health_gate()
+            raise ApplicationError(
+                f"tier change to {new} failed and was rolled back: {err.cause or err}",
+                type="TierChangeFailed",
+            ) from err
+        self._s.tier = new
+        await self._save("active")
+        await self._log("tier.changed", old=old, new=new)
+        await self._audit(change, "tenant.tier", {"old": old, "new": new})
+
+    async def _delete(self, op: TenantOperation) -> None:
+        await self._set_status("deleting", op, "tenant.delete.start")
+        if self._s.subscription_id:
+            await self._act(
+                BillingActivities.cancel_subscription_if_present,
+                SubscriptionRef(subscription_id=self._s.subscription_id),
+                retry=FOREVER,
+            )
+        if self._s.fqdn and self._s.server_ip:
+            await self._act(
+                DnsActivities.delete_dns_record_if_present,
+                DnsRecord(fqdn=self._s.fqdn, ipv4=self._s.server_ip),
+                retry=FOREVER,
+                heartbeat=True,
+            )
+        if self._s.server_name:
+            await self._act(
+                HetznerActivities.delete_server_if_present,
+                ServerRef(name=self._s.server_name),
+                retry=FOREVER,
+                heartbeat=True,
+            )
+        await self._set_status("deleted", op, "tenant.delete.done")
+
+    # -- steps ------------------------------------------------------------------------
+    async def _stack(self, command: str) -> None:
+        assert self._s.server_ip is not None
+        await self._act(
+            TenantStackActivities.run_stack_command,
+            StackCommand(tenant_id=self._s.tenant_id, host=self._s.server_ip, command=command),
+        )
+
+    async def _resize(self, tier: str, retry: RetryPolicy = RETRY) -> None:
+        assert self._s.server_name is not None
+        info = await self._act(
+            HetznerActivities.resize_server,
+            ResizeInput(
+                name=self._s.server_name,
+                server_type=TENANT_PLANS[TenantTier(tier)].server_type,
+            ),
+            retry=retry,
+            heartbeat=True,
+            limit=timedelta(minutes=20),
+        )
+        self._s.server_ip = info.ipv4
+
+    async def _health_gate(self) -> None:
+        assert self._s.server_ip is not None and self._s.fqdn is not None
+        budget = timedelta(seconds=self._s.health_budget_seconds)
+        await self._act(
+            HealthActivities.wait_healthy,
+            HealthGateInput(
+                url=f"http://{self._s.server_ip}/health",
+                host_header=self._s.fqdn,
+                deadline=workflow.now() + budget,
+            ),
+            heartbeat=True,
+            limit=budget + timedelta(minutes=2),
+        )
+
+    async def _set_status(self, status: str, op: TenantOperation, action: str) -> None:
+        await self._save(status)
+        await self._log(action, actor=op.actor, reason=op.reason)
+        await self._audit(op, action, {"reason": op.reason})
+
+    async def _save(self, status: str) -> None:
+        self._s.status = status
+        workflow.upsert_search_attributes([SA_STAGE.value_set(status)])
+        s = self._s
+        await self._act(
+            RecordActivities.update_tenant,
+            TenantRecord(
+                tenant_id=s.tenant_id,
+                signup_id=s.signup_id,
+                subdomain=s.subdomain,
+                tier=s.tier,
+                status=status,
+                server_ip=s.server_ip,
+            ),
+            retry=FOREVER,
+        )
+
+    async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
+        await self._act(
+            RecordActivities.log_provisioning,
+            ProvisioningEvent(action=action, tenant_id=self._s.tenant_id, details=details),
+            retry=FOREVER,
+        )
+
+    async def _audit(self, op: TenantOperation, action: str, details: dict[str, Any]) -> None:
+        await self._act(
+            RecordActivities.audit,
+            AuditEvent(
+                actor=op.actor, action=action, target=f"tenant:{self._s.tenant_id}", details=details
+            ),
+            retry=FOREVER,
+        )
+
+    async def _mail_customer(self, subject: str, body: str, dedupe_key: str) -> None:
+        if not self._s.email:
+            return
+        await self._act(
+            MailActivities.send_email,
+            EmailMessage(to=self._s.email, subject=subject, body=body, dedupe_key=dedupe_key),
+        )
+
+    async def _act(
+        self,
+        method: Callable[..., Any],
+        arg: Any,
+        *,
+        retry: RetryPolicy = RETRY,
+        heartbeat: bool = False,
+        limit: timedelta | None = None,
+    ) -> Any:
+        return await workflow.execute_activity_method(
+            method,
+            arg,
+            start_to_close_timeout=limit or (timedelta(minutes=10) if heartbeat else self._quick),
+            heartbeat_timeout=HEARTBEAT if heartbeat else None,
+            retry_policy=retry,
+        )

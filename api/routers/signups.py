@@ -106,6 +106,7 @@ async def create_signup(
             health_budget_seconds=settings.health_gate_budget.total_seconds(),
             step_timeout_seconds=settings.step_timeout.total_seconds(),
             cancel_subscription_on_failure=settings.failed_signup_subscription == "cancel",
+            payment_grace_seconds=settings.payment_grace.total_seconds(),
         ),
         id=signup_workflow_id(body.subdomain),
         task_queue=settings.task_queue,

@@ -1,0 +1,436 @@
+"""Metering activities: usage records from pod events, reported to Stripe exactly once.
+
+Work goes in pages (billed accounts for computing, batches of records for reporting),
+never an activity per pod, and each page heartbeats. Exactly-once rests on business keys:
+
+- a usage record is `INSERT ... ON CONFLICT DO NOTHING` on (pod, hour, kind), so a re-run
+  keeps the first value and an identifier is never sent with two different values;
+- a credit deduction is inserted with the record, in the same transaction, under the
+  unique reference `usage:{identifier}`;
+- a meter event carries `identifier = {pod}:{hour}:{kind}`; Stripe drops a repeat (the v2
+  stream silently, v1 with `resource_already_exists`), so a batch re-sent after a crash,
+  a 429/500 or a lost answer is counted once. Records are marked reported afterwards.
+  A record left unmarked longer than Stripe's 24-hour dedupe window would be counted
+  twice if re-sent; reconciliation reports any such difference.
+
+Stripe calls are synchronous (the official client), so these activities are sync and
+run in the worker's thread pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import stripe
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.errors import from_stripe
+from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, Snapshot, UsageRecord
+from tenantry.contracts import (
+    HoursList,
+    HoursToMeter,
+    MeteredHour,
+    MeterPageInput,
+    MeterPageResult,
+    ReportUsageInput,
+    ReportUsageResult,
+)
+from tenantry.metering import (
+    HOUR,
+    RUNNING_EVENT_KINDS,
+    PodEventFact,
+    PodFact,
+    SnapshotFact,
+    UsageLine,
+    meter_event_names,
+    meter_hour,
+    month_start,
+    utc_hour,
+)
+
+STREAM_BATCH = 100  # Stripe's v2 meter event stream takes at most 100 events a request
+CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
+VALUE_PAYLOAD_KEY = "value"
+
+
+class MeteringActivities:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        client: stripe.StripeClient,
+        *,
+        stream_client: Callable[[str], stripe.StripeClient],
+    ) -> None:
+        """`stream_client(token)` gives a client for the v2 meter event stream session."""
+        self._sessions = sessions
+        self._stripe = client
+        self._stream_client = stream_client
+        self._meters: dict[str, str] = {}
+        self._session: tuple[stripe.StripeClient, datetime] | None = None
+        self._lock = threading.Lock()
+
+    # -- which hours ----------------------------------------------------------------------
+    @activity.defn
+    def metering_hours(self, inp: HoursToMeter) -> HoursList:
+        """The target hour and, when catching up, the unmetered hours before it."""
+        target = utc_hour(inp.target)
+        if not inp.catch_up:
+            return HoursList(hours=[target])
+        earliest = target - timedelta(hours=inp.catch_up_hours)
+        with self._sessions() as session:
+            last = session.scalar(
+                select(func.max(MeteringRun.hour)).where(
+                    MeteringRun.hour < target, MeteringRun.hour >= earliest
+                )
+            )
+            if last is None:
+                return HoursList(hours=[target])
+            done = set(
+                session.scalars(
+                    select(MeteringRun.hour).where(
+                        MeteringRun.hour > last, MeteringRun.hour <= target
+                    )
+                )
+            )
+        hours, hour = [], utc_hour(last) + HOUR
+        while hour <= target:
+            if hour not in done or hour == target:
+                hours.append(hour)
+            hour += HOUR
+        return HoursList(hours=hours)
+
+    @activity.defn
+    def mark_hour_metered(self, inp: MeteredHour) -> None:
+        statement = insert(MeteringRun).values(hour=utc_hour(inp.hour), records=inp.records)
+        statement = statement.on_conflict_do_update(
+            index_elements=[MeteringRun.hour],
+            set_={"records": statement.excluded.records, "completed_at": func.now()},
+        )
+        with self._sessions() as session, session.begin():
+            session.execute(statement)
+
+    # -- Stripe meters ---------------------------------------------------------------------
+    @activity.defn
+    def ensure_meters(self) -> dict[str, str]:
+        """One sum meter per event name, found or created (idempotency key per name)."""
+        try:
+            found = {
+                m.event_name: m.id
+                for m in self._stripe.v1.billing.meters.list(
+                    params={"status": "active", "limit": 100}
+                ).auto_paging_iter()
+            }
+            for name in meter_event_names():
+                if name in found:
+                    continue
+                meter = self._stripe.v1.billing.meters.create(
+                    params={
+                        "display_name": name.replace("_", " "),
+                        "event_name": name,
+                        "default_aggregation": {"formula": "sum"},
+                        "customer_mapping": {
+                            "event_payload_key": CUSTOMER_PAYLOAD_KEY,
+                            "type": "by_id",
+                        },
+                        "value_settings": {"event_payload_key": VALUE_PAYLOAD_KEY},
+                    },
+                    options={"idempotency_key": f"tenantry-meter:{name}"},
+                )
+                found[name] = meter.id
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "ensure the billing meters") from exc
+        with self._lock:
+            self._meters = dict(found)
+        return {name: found[name] for name in meter_event_names()}
+
+    # -- computing --------------------------------------------------------------------------
+    @activity.defn
+    def meter_usage_page(self, inp: MeterPageInput) -> MeterPageResult:
+        """Usage records for the next page of billed accounts active in the hour."""
+        start = utc_hour(inp.hour)
+        end = start + HOUR
+        with self._sessions() as session, session.begin():
+            billed_ids = self._active_billed_accounts(session, start, end, inp)
+            if not billed_ids:
+                return MeterPageResult()
+            activity.heartbeat(str(billed_ids[-1]))
+            pods, snapshots = self._facts(session, billed_ids, start, end)
+            lines = meter_hour(start, pods, snapshots)
+            customers = dict(
+                session.execute(
+                    select(Account.id, Account.stripe_customer_id).where(Account.id.in_(billed_ids))
+                ).tuples()
+            )
+            inserted = self._insert(session, lines, customers)
+            self._deduct_credits(session, inserted)
+        next_after = str(billed_ids[-1]) if len(billed_ids) == inp.limit else None
+        return MeterPageResult(lines=len(lines), inserted=len(inserted), next_after=next_after)
+
+    def _active_billed_accounts(
+        self, session: Session, start: datetime, end: datetime, inp: MeterPageInput
+    ) -> list[uuid.UUID]:
+        billed = func.coalesce(Account.team_owner_id, Account.id)
+        last_kind = (
+            select(PodEvent.kind)
+            .where(PodEvent.pod_id == Pod.id, PodEvent.at < start)
+            .order_by(PodEvent.at.desc(), PodEvent.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        in_hour = (
+            select(PodEvent.id)
+            .where(PodEvent.pod_id == Pod.id, PodEvent.at >= start, PodEvent.at < end)
+            .exists()
+        )
+        stored = (
+            select(Snapshot.id)
+            .where(
+                Snapshot.pod_id == Pod.id,
+                Snapshot.status == "ready",
+                Snapshot.completed_at < end,
+            )
+            .exists()
+        )
+        query = (
+            select(billed)
+            .select_from(Pod)
+            .join(Account, Account.id == Pod.account_id)
+            .where(or_(in_hour, last_kind.in_(sorted(RUNNING_EVENT_KINDS)), stored))
+            .group_by(billed)
+            .order_by(billed)
+            .limit(inp.limit)
+        )
+        if inp.after_billed_account:
+            query = query.where(billed > uuid.UUID(inp.after_billed_account))
+        return list(session.scalars(query))
+
+    def _facts(
+        self, session: Session, billed_ids: list[uuid.UUID], start: datetime, end: datetime
+    ) -> tuple[list[PodFact], list[SnapshotFact]]:
+        billed = func.coalesce(Account.team_owner_id, Account.id)
+        rows = session.execute(
+            select(Pod.id, Pod.account_id, billed)
+            .join(Account, Account.id == Pod.account_id)
+            .where(billed.in_(billed_ids))
+        ).all()
+        pod_ids = [row[0] for row in rows]
+        month = month_start(start)
+        # The last event before the month (the state the month starts in), then the month's.
+        before = (
+            select(PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id)
+            .where(PodEvent.pod_id.in_(pod_ids), PodEvent.at < month)
+            .distinct(PodEvent.pod_id)
+            .order_by(PodEvent.pod_id, PodEvent.at.desc(), PodEvent.id.desc())
+        )
+        during = select(
+            PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id
+        ).where(PodEvent.pod_id.in_(pod_ids), PodEvent.at >= month, PodEvent.at < end)
+        events: dict[uuid.UUID, list[PodEventFact]] = {}
+        for query in (before, during):
+            for pod_id, kind, tier, at, seq in session.execute(query):
+                events.setdefault(pod_id, []).append(PodEventFact(kind, tier, at, seq))
+        pods = [
+            PodFact(pod_id, account_id, billed_id, tuple(events.get(pod_id, ())))
+            for pod_id, account_id, billed_id in rows
+        ]
+        snapshots = [
+            SnapshotFact(pod_id, size or 0, completed)
+            for pod_id, size, completed in session.execute(
+                select(Snapshot.pod_id, Snapshot.size_bytes, Snapshot.completed_at).where(
+                    Snapshot.pod_id.in_(pod_ids),
+                    Snapshot.status == "ready",
+                    Snapshot.completed_at < end,
+                )
+            )
+            if completed is not None
+        ]
+        return pods, snapshots
+
+    def _insert(
+        self, session: Session, lines: list[UsageLine], customers: dict[uuid.UUID, str | None]
+    ) -> list[UsageLine]:
+        if not lines:
+            return []
+        values: list[dict[str, Any]] = [
+            {
+                "pod_id": line.pod_id,
+                "hour": line.hour,
+                "kind": line.kind,
+                "tier": line.tier,
+                "account_id": line.account_id,
+                "billed_account_id": line.billed_account_id,
+                "billed_customer_id": customers.get(line.billed_account_id),
+                "quantity": line.quantity,
+                "cost": line.cost,
+                "seconds": line.seconds,
+                "free_seconds": line.free_seconds,
+                "meter_value": line.meter_value,
+                "event_name": line.event_name,
+                "stripe_identifier": line.identifier,
+            }
+            for line in lines
+        ]
+        statement = (
+            insert(UsageRecord)
+            .values(values)
+            .on_conflict_do_nothing(
+                index_elements=[UsageRecord.pod_id, UsageRecord.hour, UsageRecord.kind]
+            )
+            .returning(UsageRecord.stripe_identifier)
+        )
+        new = set(session.scalars(statement))
+        return [line for line in lines if line.identifier in new]
+
+    def _deduct_credits(self, session: Session, inserted: list[UsageLine]) -> None:
+        """Prepaid accounts (any ledger entry) pay new usage from credits, once per record."""
+        costs: dict[uuid.UUID, list[UsageLine]] = {}
+        for line in inserted:
+            if line.cost > 0:
+                costs.setdefault(line.billed_account_id, []).append(line)
+        if not costs:
+            return
+        prepaid = set(
+            session.scalars(
+                select(CreditEntry.account_id)
+                .where(CreditEntry.account_id.in_(list(costs)))
+                .distinct()
+            )
+        )
+        for account_id in sorted(prepaid):
+            # Serialises deductions per account so `balance_after` is a true running total.
+            session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+            balance = session.scalar(
+                select(CreditEntry.balance_after)
+                .where(CreditEntry.account_id == account_id)
+                .order_by(CreditEntry.id.desc())
+                .limit(1)
+            ) or Decimal(0)
+            for line in costs[account_id]:
+                balance -= line.cost
+                session.execute(
+                    insert(CreditEntry)
+                    .values(
+                        account_id=account_id,
+                        delta=-line.cost,
+                        reason=f"usage {line.kind} {line.hour:%Y-%m-%dT%H}",
+                        balance_after=balance,
+                        reference=f"usage:{line.identifier}",
+                    )
+                    .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
+                )
+
+    # -- reporting ---------------------------------------------------------------------------
+    @activity.defn
+    def report_usage(self, inp: ReportUsageInput) -> ReportUsageResult:
+        """Sends up to `limit` unreported records of the hour, 100 a request, and marks them."""
+        hour = utc_hour(inp.hour)
+        reported = 0
+        with self._sessions() as session:
+            rows = list(
+                session.scalars(
+                    select(UsageRecord)
+                    .where(UsageRecord.hour == hour, UsageRecord.reported_at.is_(None))
+                    .order_by(UsageRecord.id)
+                    .limit(inp.limit + 1)
+                )
+            )
+            remaining = len(rows) > inp.limit
+            rows = rows[: inp.limit]
+            self._ensure_customers(session, rows)
+            for i in range(0, len(rows), STREAM_BATCH):
+                batch = rows[i : i + STREAM_BATCH]
+                events = [self._event(r) for r in batch if r.meter_value > 0]
+                if events:
+                    self._send(events)
+                session.execute(
+                    update(UsageRecord)
+                    .where(
+                        and_(
+                            UsageRecord.id.in_([r.id for r in batch]),
+                            UsageRecord.reported_at.is_(None),
+                        )
+                    )
+                    .values(reported_at=func.now())
+                )
+                session.commit()
+                reported += len(batch)
+                activity.heartbeat(reported)
+        return ReportUsageResult(reported=reported, remaining=remaining)
+
+    def _ensure_customers(self, session: Session, rows: list[UsageRecord]) -> None:
+        """Every billed account gets its Stripe customer (created once, keyed by account)."""
+        missing = {r.billed_account_id for r in rows if not r.billed_customer_id}
+        for account_id in sorted(missing):
+            account = session.get(Account, account_id, with_for_update=True)
+            if account is None:
+                continue
+            if not account.stripe_customer_id:
+                try:
+                    customer = self._stripe.v1.customers.create(
+                        params={
+                            "email": account.email,
+                            "metadata": {"account_id": str(account_id)},
+                        },
+                        options={"idempotency_key": f"account-customer:{account_id}"},
+                    )
+                except stripe.StripeError as exc:
+                    raise from_stripe(exc, "create the account's customer") from exc
+                account.stripe_customer_id = customer.id
+            session.execute(
+                update(UsageRecord)
+                .where(
+                    UsageRecord.billed_account_id == account_id,
+                    UsageRecord.billed_customer_id.is_(None),
+                )
+                .values(billed_customer_id=account.stripe_customer_id)
+            )
+            session.commit()
+        for row in rows:
+            if not row.billed_customer_id:
+                session.refresh(row)
+
+    @staticmethod
+    def _event(row: UsageRecord) -> dict[str, Any]:
+        # Stamped inside the hour it measures, so Stripe's hourly summaries line up.
+        stamp = row.hour.astimezone(UTC) + timedelta(minutes=30)
+        return {
+            "event_name": row.event_name,
+            "identifier": row.stripe_identifier,
+            "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "payload": {
+                CUSTOMER_PAYLOAD_KEY: row.billed_customer_id,
+                VALUE_PAYLOAD_KEY: str(row.meter_value),
+            },
+        }
+
+    def _stream(self, *, renew: bool = False) -> stripe.StripeClient:
+        with self._lock:
+            now = datetime.now(UTC)
+            if renew or self._session is None or self._session[1] <= now:
+                session = self._stripe.v2.billing.meter_event_session.create()
+                expires = datetime.fromisoformat(str(session.expires_at).replace("Z", "+00:00"))
+                self._session = (
+                    self._stream_client(session.authentication_token),
+                    expires - timedelta(minutes=1),
+                )
+            return self._session[0]
+
+    def _send(self, events: list[dict[str, Any]]) -> None:
+        try:
+            try:
+                self._stream().v2.billing.meter_event_stream.create(params={"events": events})  # type: ignore[typeddict-item]
+            except stripe.AuthenticationError:
+                # The session expired early (or was revoked): one new session, one retry.
+                self._stream(renew=True).v2.billing.meter_event_stream.create(
+                    params={"events": events}  # type: ignore[typeddict-item]
+                )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "report meter events") from exc

@@ -1,0 +1,126 @@
+"""Admin operations on a tenant, carried out by its `TenantWorkflow` as updates.
+
+The answer comes when the operation is done (200), or after `OPERATION_WAIT` with 202
+while it goes on; `GET /v1/admin/tenants/{id}` shows its progress. An operation that
+does not fit the tenant's state, or meets another one in progress, gets 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import AdminDep, SessionDep, TemporalDep
+from api.errors import ApiError, not_found
+from db.models import Tenant
+from tenantry.contracts import ErrorType, tenant_workflow_id
+from tenantry.plans import TenantTier
+from workflows.tenant import TenantOperation, TenantWorkflow, TierChange
+
+router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[AdminDep])
+
+OPERATION_WAIT = 10.0
+
+
+class OperationBody(BaseModel):
+    reason: str | None = None
+
+
+class TierBody(BaseModel):
+    tier: TenantTier
+    reason: str | None = None
+
+
+@router.post("/{tenant_id}/suspend")
+async def suspend_tenant(
+    *,
+    tenant_id: uuid.UUID,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: OperationBody | None = None,
+) -> JSONResponse:
+    """Stops the tenant's stack over SSH; its data stays."""
+    op = TenantOperation(actor="admin", reason=body.reason if body else None)
+    return await _operate(tenant_id, TenantWorkflow.suspend, op, session, temporal)
+
+
+@router.post("/{tenant_id}/unsuspend")
+async def unsuspend_tenant(
+    *,
+    tenant_id: uuid.UUID,
+    session: SessionDep,
+    temporal: TemporalDep,
+    body: OperationBody | None = None,
+) -> JSONResponse:
+    """Starts the stack again and waits for it to be healthy."""
+    op = TenantOperation(actor="admin", reason=body.reason if body else None)
+    return await _operate(tenant_id, TenantWorkflow.unsuspend, op, session, temporal)
+
+
+@router.post("/{tenant_id}/tier")
+async def change_tier(
+    *, tenant_id: uuid.UUID, body: TierBody, session: SessionDep, temporal: TemporalDep
+) -> JSONResponse:
+    """Resizes the server and moves the subscription to the tier's price, prorated."""
+    change = TierChange(actor="admin", reason=body.reason, tier=body.tier.value)
+    return await _operate(tenant_id, TenantWorkflow.change_tier, change, session, temporal)
+
+
+@router.delete("/{tenant_id}")
+async def delete_tenant(
+    *, tenant_id: uuid.UUID, session: SessionDep, temporal: TemporalDep
+) -> JSONResponse:
+    """Cancels the subscription, deletes the record and the server; keeps the log."""
+    op = TenantOperation(actor="admin", reason="deleted by admin")
+    return await _operate(tenant_id, TenantWorkflow.delete, op, session, temporal)
+
+
+async def _operate(
+    tenant_id: uuid.UUID,
+    update: Any,
+    arg: TenantOperation,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> JSONResponse:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise not_found("tenant")
+    handle = temporal.get_workflow_handle_for(
+        TenantWorkflow.run, tenant_workflow_id(str(tenant_id))
+    )
+    try:
+        running = await handle.start_update(
+            update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        try:
+            state = await asyncio.wait_for(asyncio.shield(running.result()), OPERATION_WAIT)
+        except TimeoutError:
+            return JSONResponse(
+                {"tenant_id": str(tenant_id), "status": "in_progress", "operation": running.id},
+                status_code=202,
+            )
+    except WorkflowUpdateFailedError as exc:
+        raise _refusal(exc.cause) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "conflict", f"tenant is {tenant.status}") from exc
+        raise
+    return JSONResponse(state.model_dump(mode="json"))
+
+
+def _refusal(cause: BaseException | None) -> ApiError:
+    if isinstance(cause, ApplicationError):
+        if cause.type == ErrorType.CONFLICT:
+            return ApiError(409, "conflict", cause.message)
+        if cause.type == ErrorType.INVALID_INPUT:
+            return ApiError(422, "invalid_input", cause.message)
+        return ApiError(502, "operation_failed", cause.message)
+    return ApiError(502, "operation_failed", str(cause))

@@ -1,0 +1,102 @@
+"""MeteringWorkflow: bill closed UTC hours exactly once.
+
+Started by the `metering-hourly` schedule (no hour: the hour before the fire time), by
+`POST /v1/admin/metering/run` and by `tenantry usage run --hour` (`metering-{hour}`).
+Each run meters its hour and, after an outage, the unmetered hours before it (up to the
+catch-up window), oldest first. Per hour: ensure Stripe meters, compute usage records in
+pages of billed accounts, report unreported records in batches, mark the hour metered.
+A page is one activity, so 10,000 pods are a few dozen activities, not 10,000.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.metering import MeteringActivities
+    from tenantry.contracts import (
+        ErrorType,
+        HoursToMeter,
+        MeteredHour,
+        MeteringInput,
+        MeteringResult,
+        MeterPageInput,
+        ReportUsageInput,
+    )
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
+)
+PAGE_TIMEOUT = timedelta(minutes=10)
+HEARTBEAT = timedelta(seconds=30)
+
+
+def _scheduled_time() -> datetime | None:
+    for pair in workflow.info().typed_search_attributes:
+        if pair.key.name == "TemporalScheduledStartTime":
+            value = pair.value
+            return value if isinstance(value, datetime) else None
+    return None
+
+
+@workflow.defn
+class MeteringWorkflow:
+    @workflow.run
+    async def run(self, inp: MeteringInput) -> MeteringResult:
+        target = inp.hour
+        if target is None:
+            fired = _scheduled_time() or workflow.now()
+            target = fired - timedelta(hours=1)
+        hours = await workflow.execute_activity_method(
+            MeteringActivities.metering_hours,
+            HoursToMeter(target=target, catch_up=inp.catch_up, catch_up_hours=inp.catch_up_hours),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
+        await workflow.execute_activity_method(
+            MeteringActivities.ensure_meters,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RETRY,
+        )
+        result = MeteringResult()
+        for hour in hours.hours:
+            records = 0
+            after: str | None = None
+            while True:
+                page = await workflow.execute_activity_method(
+                    MeteringActivities.meter_usage_page,
+                    MeterPageInput(hour=hour, after_billed_account=after, limit=inp.page_size),
+                    start_to_close_timeout=PAGE_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT,
+                    retry_policy=RETRY,
+                )
+                records += page.lines
+                result.inserted += page.inserted
+                after = page.next_after
+                if after is None:
+                    break
+            while True:
+                sent = await workflow.execute_activity_method(
+                    MeteringActivities.report_usage,
+                    ReportUsageInput(hour=hour, limit=inp.report_batch),
+                    start_to_close_timeout=PAGE_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT,
+                    retry_policy=RETRY,
+                )
+                result.reported += sent.reported
+                if not sent.remaining:
+                    break
+            await workflow.execute_activity_method(
+                MeteringActivities.mark_hour_metered,
+                MeteredHour(hour=hour, records=records),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+            result.hours.append(hour)
+        return result

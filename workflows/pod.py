@@ -1,0 +1,457 @@
+"""PodWorkflow: one pod for its whole life (`pod-{pod_id}`).
+
+Creating places the pod on the least-loaded available host with room for its tier and
+runs its container there over SSH. Afterwards the workflow waits for updates:
+
+- `hibernate`: stop, snapshot the workspace to S3, verify the stored object, and only
+  then remove the container and free the host; the last N snapshots are kept. A failed
+  snapshot starts the container again (running, with the error), so a pod is never lost.
+- `restore`: place the pod on any available host (not necessarily the old one) and
+  restore the newest snapshot there; a corrupt snapshot is refused (and deleted) and the
+  one before it is tried.
+- `keepalive`: counts as activity; with an idle timeout, a running pod that sees no
+  activity for that long hibernates by itself.
+- `destroy`: remove the container, the workspace, every snapshot and the pod's secrets.
+
+Validators refuse requests that conflict with what the pod is doing (`Conflict`, which
+the API answers with 409); repeating a request that is already under way is accepted.
+Every status change is a pod event (metering reads them) and the `Stage` search
+attribute. The workflow continues-as-new when Temporal suggests it, once its handlers
+have finished, carrying its state in `PodInput`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.pod_hosts import PodHostActivities
+    from activities.pod_records import PodRecordActivities
+    from activities.pods_models import ContainerInfo, SnapshotRef
+    from tenantry.contracts import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE
+    from tenantry.pod_contracts import (
+        PodActivity,
+        PodErrorType,
+        PodHostCall,
+        PodInput,
+        PodPlacement,
+        PodRequest,
+        PodRestoreInput,
+        PodRunInput,
+        PodSnapshotInput,
+        PodSnapshotRecord,
+        PodState,
+        PodStatus,
+        PodStatusChange,
+        ReserveHostInput,
+        SnapshotStatusChange,
+    )
+
+STEP_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=6,
+    non_retryable_error_types=list(PodErrorType.NON_RETRYABLE),
+)
+# Waiting for a host with room: a while, then the pod fails with a reason.
+PLACEMENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=8,
+)
+# Cleanup and bookkeeping never give up: a leftover container costs money every hour.
+UNDO_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["HostKeyMismatch", "HostAuthFailed", "PodConflict"],
+)
+DB_TIMEOUT = timedelta(seconds=30)
+HOST_TIMEOUT = timedelta(minutes=15)
+
+Op = str  # "hibernate" | "restore" | "destroy"
+
+
+def _conflict(message: str) -> ApplicationError:
+    return ApplicationError(message, type=PodErrorType.CONFLICT, non_retryable=True)
+
+
+def _reason(err: BaseException) -> str:
+    cause = err.cause if isinstance(err, ActivityError) and err.cause else err
+    return str(cause) or type(cause).__name__
+
+
+def _error_type(err: BaseException) -> str | None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+@workflow.defn
+class PodWorkflow:
+    @workflow.init
+    def __init__(self, inp: PodInput) -> None:
+        self._s = inp.model_copy(deep=True)
+        self._pending: Op | None = None
+        self._pending_source = "api"
+
+    # -- messages ---------------------------------------------------------------------
+    @workflow.query
+    def state(self) -> PodState:
+        s = self._s
+        urls: dict[str, str] = {}
+        if s.container is not None and s.status == PodStatus.RUNNING:
+            urls = {p.name: f"http://{p.host_address}:{p.host_port}" for p in s.container.ports}
+        return PodState(
+            pod_id=s.pod_id,
+            status=s.status,
+            host=s.placement.host.name if s.placement else None,
+            urls=urls,
+            last_activity=s.last_activity,
+            last_activity_source=s.last_activity_source,
+            snapshot=s.snapshots[-1].ref if s.snapshots else None,
+            pending=self._pending,
+            error=s.error,
+        )
+
+    @workflow.update
+    def hibernate(self, request: PodRequest) -> PodState:
+        if self._s.status == PodStatus.RUNNING and self._pending is None:
+            self._pending, self._pending_source = "hibernate", request.source
+        return self.state()
+
+    @hibernate.validator
+    def _validate_hibernate(self, request: PodRequest) -> None:
+        status, pending = self._s.status, self._pending
+        if pending == "hibernate" or status in (PodStatus.HIBERNATING, PodStatus.HIBERNATED):
+            return
+        if status != PodStatus.RUNNING or pending is not None:
+            raise _conflict(f"cannot hibernate a pod that is {self._doing()}")
+
+    @workflow.update
+    def restore(self, request: PodRequest) -> PodState:
+        if self._s.status in (PodStatus.HIBERNATED, PodStatus.FAILED) and self._pending is None:
+            self._pending, self._pending_source = "restore", request.source
+        return self.state()
+
+    @restore.validator
+    def _validate_restore(self, request: PodRequest) -> None:
+        status, pending = self._s.status, self._pending
+        if pending == "restore" or (status in (PodStatus.RESTORING, PodStatus.RUNNING)
+                                     and pending is None):  # fmt: skip
+            return
+        restorable = status == PodStatus.HIBERNATED or (
+            status == PodStatus.FAILED and bool(self._s.snapshots)
+        )
+        if not restorable or pending is not None:
+            raise _conflict(f"cannot restore a pod that is {self._doing()}")
+
+    @workflow.update
+    async def keepalive(self, request: PodRequest) -> PodState:
+        await self._touch(request.source or "keepalive")
+        return self.state()
+
+    @keepalive.validator
+    def _validate_keepalive(self, request: PodRequest) -> None:
+        if self._s.status != PodStatus.RUNNING or self._pending is not None:
+            raise _conflict(f"only a running pod can be kept alive; it is {self._doing()}")
+
+    @workflow.update
+    def destroy(self, request: PodRequest) -> PodState:
+        if self._pending != "destroy" and self._s.status not in (
+            PodStatus.DESTROYING,
+            PodStatus.DESTROYED,
+        ):
+            # Destroy wins over a request not yet started.
+            self._pending, self._pending_source = "destroy", request.source
+        return self.state()
+
+    @destroy.validator
+    def _validate_destroy(self, request: PodRequest) -> None:
+        return None
+
+    def _doing(self) -> str:
+        if self._pending is not None:
+            return f"{self._s.status.value} (about to {self._pending})"
+        return self._s.status.value
+
+    # -- the run ----------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: PodInput) -> PodState:
+        workflow.upsert_search_attributes(
+            [
+                SA_POD_ID.value_set(inp.pod_id),
+                SA_ACCOUNT_ID.value_set(inp.account_id),
+                SA_STAGE.value_set(self._s.status.value),
+            ]
+        )
+        if self._s.status == PodStatus.CREATING:
+            await self._create()
+        while self._s.status != PodStatus.DESTROYED:
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._pending is not None or workflow.info().is_continue_as_new_suggested()
+                    ),
+                    timeout=self._idle_remaining(),
+                )
+            except TimeoutError:
+                if self._idle_expired():
+                    self._pending, self._pending_source = "hibernate", "idle"
+                continue
+            if self._pending is not None:
+                op, self._pending = self._pending, None
+                await self._run_op(op)
+                continue
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._pending is None:
+                workflow.continue_as_new(self._s)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    async def _run_op(self, op: Op) -> None:
+        if op == "hibernate":
+            await self._hibernate()
+        elif op == "restore":
+            await self._restore()
+        elif op == "destroy":
+            await self._destroy()
+
+    # -- idle -------------------------------------------------------------------------
+    def _idle_remaining(self) -> timedelta | None:
+        s = self._s
+        if s.status != PodStatus.RUNNING or not s.idle_timeout_seconds or not s.last_activity:
+            return None
+        left = s.last_activity + timedelta(seconds=s.idle_timeout_seconds) - workflow.now()
+        return max(left, timedelta(milliseconds=1))
+
+    def _idle_expired(self) -> bool:
+        left = self._idle_remaining()
+        return self._pending is None and left is not None and left <= timedelta(milliseconds=1)
+
+    async def _touch(self, source: str) -> None:
+        self._s.last_activity = workflow.now()
+        self._s.last_activity_source = source
+        await self._db(
+            PodRecordActivities.pod_record_activity,
+            PodActivity(pod_id=self._s.pod_id, at=self._s.last_activity, source=source),
+        )
+
+    # -- steps ------------------------------------------------------------------------
+    async def _create(self) -> None:
+        await self._record(PodStatus.CREATING)
+        try:
+            placement = await workflow.execute_activity_method(
+                PodRecordActivities.pod_reserve_host,
+                ReserveHostInput(pod_id=self._s.pod_id, tier=self._s.spec.tier),
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=PLACEMENT_RETRY,
+            )
+            self._s.placement = placement
+            info = await self._host(
+                PodHostActivities.pod_run_container,
+                PodRunInput(placement=placement, spec=self._s.spec),
+            )
+        except ActivityError as err:
+            await self._free_host()
+            self._s.error = _reason(err)
+            await self._record(PodStatus.FAILED, clear_host=True)
+            return
+        await self._running(info, "created")
+
+    async def _hibernate(self) -> None:
+        placement = self._s.placement
+        assert placement is not None
+        self._s.error = None
+        await self._record(PodStatus.HIBERNATING)
+        call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
+        snapshot_id = str(workflow.uuid4())
+        key = f"pods/{self._s.account_id}/{self._s.pod_id}/{snapshot_id}.tar.zst"
+        recorded = False
+        try:
+            await self._host(PodHostActivities.pod_stop_container, call)
+            await self._snapshot_row(snapshot_id, "uploading", s3_key=key)
+            recorded = True
+            info = await self._host(
+                PodHostActivities.pod_snapshot_to_s3,
+                PodSnapshotInput(
+                    placement=placement,
+                    pod_id=self._s.pod_id,
+                    bucket=self._s.bucket,
+                    key=key,
+                    snapshot_id=snapshot_id,
+                ),
+            )
+            ref = info.ref()
+            await self._host(PodHostActivities.pod_verify_snapshot, ref)
+        except ActivityError as err:
+            # Nothing was removed: start the pod again where it is.
+            self._s.error = f"hibernate failed, pod kept running: {_reason(err)}"
+            if recorded:
+                await self._snapshot_row(snapshot_id, "failed", s3_key=key)
+            info_again = await self._host(
+                PodHostActivities.pod_run_container,
+                PodRunInput(placement=placement, spec=self._s.spec),
+                retry=UNDO_RETRY,
+            )
+            await self._running(info_again, "hibernate-failed")
+            return
+        await self._snapshot_row(snapshot_id, "ready", ref=ref)
+        self._s.snapshots.append(
+            PodSnapshotRecord(snapshot_id=snapshot_id, ref=ref, taken_at=workflow.now())
+        )
+        # The snapshot is safe in S3: only now free the host.
+        await self._free_host()
+        await self._record(PodStatus.HIBERNATED, clear_host=True)
+        await self._prune_snapshots()
+
+    async def _restore(self) -> None:
+        self._s.error = None
+        await self._record(PodStatus.RESTORING)
+        try:
+            placement = await workflow.execute_activity_method(
+                PodRecordActivities.pod_reserve_host,
+                ReserveHostInput(pod_id=self._s.pod_id, tier=self._s.spec.tier),
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=PLACEMENT_RETRY,
+            )
+        except ActivityError as err:
+            self._s.error = f"restore failed: {_reason(err)}"
+            await self._record(PodStatus.HIBERNATED, clear_host=True)
+            return
+        self._s.placement = placement
+        while self._s.snapshots:
+            latest = self._s.snapshots[-1]
+            try:
+                info = await self._host(
+                    PodHostActivities.pod_restore_from_s3,
+                    PodRestoreInput(placement=placement, spec=self._s.spec, snapshot=latest.ref),
+                )
+            except ActivityError as err:
+                if _error_type(err) in (PodErrorType.SNAPSHOT_CORRUPT, "SnapshotNotFound"):
+                    # Refused: drop it and try the one before.
+                    workflow.logger.warning("snapshot %s refused: %s", latest.ref.key, _reason(err))
+                    self._s.snapshots.pop()
+                    await self._snapshot_row(latest.snapshot_id, "failed", ref=latest.ref)
+                    await self._delete_snapshot(latest.ref)
+                    self._s.error = f"snapshot {latest.snapshot_id} refused: {_reason(err)}"
+                    continue
+                await self._free_host()
+                self._s.error = f"restore failed: {_reason(err)}"
+                await self._record(PodStatus.HIBERNATED, clear_host=True)
+                return
+            await self._running(info, "restored")
+            return
+        await self._free_host()
+        self._s.error = (self._s.error or "") + "; no intact snapshot is left"
+        await self._record(PodStatus.FAILED, clear_host=True)
+
+    async def _destroy(self) -> None:
+        await self._record(PodStatus.DESTROYING)
+        await self._free_host()
+        for snap in list(self._s.snapshots):
+            await self._delete_snapshot(snap.ref)
+            await self._snapshot_row(snap.snapshot_id, "deleted", ref=snap.ref)
+        self._s.snapshots = []
+        await self._db(PodRecordActivities.pod_delete_keys, self._s.pod_id, retry=UNDO_RETRY)
+        await self._record(PodStatus.DESTROYED, clear_host=True)
+
+    async def _prune_snapshots(self) -> None:
+        keep = max(self._s.snapshots_to_keep, 1)
+        while len(self._s.snapshots) > keep:
+            old = self._s.snapshots.pop(0)
+            await self._delete_snapshot(old.ref)
+            await self._snapshot_row(old.snapshot_id, "deleted", ref=old.ref)
+
+    # -- building blocks --------------------------------------------------------------
+    async def _running(self, info: ContainerInfo, source: str) -> None:
+        self._s.container = info
+        self._s.last_activity = workflow.now()
+        self._s.last_activity_source = source
+        placement = self._s.placement
+        await self._record(
+            PodStatus.RUNNING,
+            host_id=placement.host_id if placement else None,
+            container_id=info.container_id,
+            endpoints={p.name: f"http://{p.host_address}:{p.host_port}" for p in info.ports},
+        )
+
+    async def _free_host(self) -> None:
+        """Removes the container and workspace from the pod's host, if it has one."""
+        placement: PodPlacement | None = self._s.placement
+        if placement is None:
+            return
+        call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
+        await self._host(PodHostActivities.pod_remove_container_if_present, call, UNDO_RETRY)
+        await self._host(PodHostActivities.pod_remove_workspace_if_present, call, UNDO_RETRY)
+        self._s.placement = None
+        self._s.container = None
+
+    async def _delete_snapshot(self, ref: SnapshotRef) -> None:
+        await workflow.execute_activity_method(
+            PodHostActivities.pod_delete_snapshot_if_present,
+            ref,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=UNDO_RETRY,
+        )
+
+    async def _snapshot_row(
+        self,
+        snapshot_id: str,
+        status: str,
+        *,
+        ref: SnapshotRef | None = None,
+        s3_key: str | None = None,
+    ) -> None:
+        await self._db(
+            PodRecordActivities.pod_record_snapshot,
+            SnapshotStatusChange(
+                snapshot_id=snapshot_id,
+                pod_id=self._s.pod_id,
+                status=status,
+                ref=ref,
+                s3_key=s3_key,
+            ),
+        )
+
+    async def _record(self, status: PodStatus, **fields: Any) -> None:
+        self._s.status = status
+        self._s.event_seq += 1
+        workflow.upsert_search_attributes([SA_STAGE.value_set(status.value)])
+        await self._db(
+            PodRecordActivities.pod_record_status,
+            PodStatusChange(
+                pod_id=self._s.pod_id,
+                status=status,
+                tier=self._s.spec.tier,
+                idempotency_key=f"pod-{self._s.pod_id}:{self._s.event_seq}:{status.value}",
+                error=self._s.error,
+                last_activity=self._s.last_activity,
+                last_activity_source=self._s.last_activity_source,
+                **fields,
+            ),
+        )
+
+    async def _db(
+        self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = UNDO_RETRY
+    ) -> Any:
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=retry
+        )
+
+    async def _host(
+        self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = STEP_RETRY
+    ) -> Any:
+        return await workflow.execute_activity_method(
+            fn,
+            arg,
+            start_to_close_timeout=HOST_TIMEOUT,
+            heartbeat_timeout=timedelta(seconds=self._s.heartbeat_seconds),
+            retry_policy=retry,
+        )
