@@ -14,8 +14,6 @@ from api.ratelimit import RateLimiter
 from api.routers import (
     admin,
     health,
-    hosts,
-    pods,
     signups,
     stripe_recovery,
     team,
