@@ -115,6 +115,7 @@ class SignupInput(BaseModel):
     step_timeout_seconds: float = 30
     cancel_subscription_on_failure: bool = True
     payment_grace_seconds: float = 7 * 24 * 3600
+    tenant_history_limit: int = 10_000
 
 
 class CheckoutRequest(BaseModel):

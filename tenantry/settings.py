@@ -106,6 +106,8 @@ class CoreSettings(BaseSettings):
     checkout_expiry: Duration = timedelta(hours=24)
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)
+    # A tenant's workflow continues-as-new past this many history events (Temporal may ask sooner).
+    tenant_history_limit: int = 10_000
     # How long a short step (a database write, a Stripe call) may take before it is retried.
     step_timeout: Duration = timedelta(seconds=30)
     # When provisioning fails for good: cancel the subscription, or keep it for a repair.

@@ -369,6 +369,7 @@ class SignupWorkflow:
                     grace_seconds=inp.payment_grace_seconds,
                     health_budget_seconds=inp.health_budget_seconds,
                     step_timeout_seconds=inp.step_timeout_seconds,
+                    max_history_length=inp.tenant_history_limit,
                 ),
                 id=f"tenant-{self._tenant_id}",
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,

@@ -53,7 +53,7 @@ def test_manual_approval_then_active_and_reject_cancels(
     )
     assert no.returncode == 0, no.stderr
 
-    assert stack.wait_signup(approved)["status"] == "active"
+    stack.wait_active(approved)
     final = stack.wait_signup(rejected)
     assert final["status"] == "rejected" and final["error"] == "not a fit"
     # Deciding twice is a conflict, answered 409 and exit code 2.

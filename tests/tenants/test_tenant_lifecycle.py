@@ -17,8 +17,7 @@ from tests.support.checkout import pay
 def activate(stack: Stack, subdomain: str, email: str = "owner@example.com") -> dict[str, Any]:
     created = stack.signup(subdomain, email=email)
     pay(created["checkout_url"])
-    status = stack.wait_signup(created)
-    assert status["status"] == "active", status["error"]
+    status = stack.wait_active(created)
     with stack.api.admin() as admin:
         return dict(admin.get(f"/v1/admin/tenants/{status['tenant_id']}").json())
 
