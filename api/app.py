@@ -14,6 +14,8 @@ from api.ratelimit import RateLimiter
 from api.routers import (
     admin,
     health,
+    hosts,
+    pods,
     signups,
     stripe_recovery,
     team,
@@ -56,4 +58,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(pods.router)
+    app.include_router(hosts.router)
+    app.include_router(hosts.admin_router)
     return app

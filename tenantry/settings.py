@@ -94,6 +94,15 @@ class CoreSettings(BaseSettings):
     ssh_key_path: Path = Path(".tenantry/ssh/id_ed25519")
     ssh_known_hosts_path: Path = Path(".tenantry/ssh/known_hosts")
 
+    # Pods: the container runtime on pod hosts, the SSH login there, how many snapshots
+    # a pod keeps, how long a host may go without a heartbeat before it gets no new pods,
+    # and how soon a pod step on a dead worker is noticed (its heartbeat timeout).
+    pod_runtime: Literal["runc", "runsc", "auto"] = "runc"
+    pod_host_user: str | None = None
+    pod_snapshots_to_keep: int = Field(default=3, ge=1)
+    host_heartbeat_timeout: Duration = timedelta(seconds=90)
+    pod_step_heartbeat: Duration = timedelta(seconds=10)
+
     # Where customers reach the API (links in mails and Checkout redirects)
     public_url: str = "http://127.0.0.1:8000"
     tenant_app_image: str = "ghcr.io/tenantry/tenant-app:stable"

@@ -84,7 +84,10 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
         stream_client=lambda token: stripe_meter_stream_client(settings, token),
     )
     stack = TenantStackActivities(async_sessions, ssh_key_path=settings.ssh_key_path)
+    pod_hosts, pod_records = pod_activities(settings, async_sessions)
     return [
+        *pod_hosts,
+        *pod_records,
         records.save_signup,
         records.log_provisioning,
         records.ensure_tenant,

@@ -1,0 +1,280 @@
+"""Pods of the calling account (API key): create, list, show, hibernate, restore,
+keep alive, destroy. Another account's pod answers 404 on every route.
+
+The API validates and records; the pod's workflow (`pod-{pod_id}`) does the work.
+Requests that conflict with what a pod is doing are refused by the workflow's update
+validators and answered with 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.pods_models import PodSpec
+from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError, not_found
+from db.models import Account, Host, Pod, Snapshot
+from tenantry.contracts import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE, pod_workflow_id
+from tenantry.plans import PodTier
+from tenantry.pod_config import PodConfigError, parse_pod_config
+from tenantry.pod_contracts import PodErrorType, PodInput, PodRequest, PodState, PodStatus
+from workflows.pod import PodWorkflow
+
+router = APIRouter(prefix="/v1/pods", tags=["pods"])
+
+
+class PodCreate(BaseModel):
+    name: str | None = Field(default=None, description="unique among the account's live pods")
+    tier: PodTier | None = None
+    config: str | dict[str, Any] | None = Field(
+        default=None, description="the pod YAML as text, or the same as a JSON object"
+    )
+
+
+class PodAccepted(BaseModel):
+    pod_id: str
+    status: str
+    pending: str | None = None
+
+
+class SnapshotView(BaseModel):
+    key: str
+    size: int | None
+    sha256: str | None
+    taken_at: datetime | None
+
+
+class PodView(BaseModel):
+    pod_id: str
+    name: str
+    tier: str
+    status: str
+    host: str | None
+    urls: dict[str, str]
+    last_activity: datetime | None
+    last_activity_source: str | None
+    idle_timeout: int | None
+    snapshot: SnapshotView | None = None
+    error: str | None = None
+    created_at: datetime
+
+
+@router.post("", status_code=202, response_model=PodAccepted)
+async def create_pod(
+    *,
+    body: PodCreate,
+    account: CurrentAccount,
+    settings: SettingsDep,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> PodAccepted:
+    """Records the pod and starts its workflow; follow it with `GET /v1/pods/{id}`."""
+    try:
+        config = parse_pod_config(body.config)
+    except PodConfigError as exc:
+        raise ApiError(422, "invalid_input", str(exc), {"fields": exc.fields}) from exc
+    name = body.name or config.name
+    if name is None:
+        raise _invalid("name", "a pod needs a name (in the request or its config)")
+    if config.name and body.name and config.name != body.name:
+        raise _invalid("config.name", f"differs from the request's name {body.name!r}")
+    if parse_name_problem := _name_problem(name):
+        raise _invalid("name", parse_name_problem)
+    tier = body.tier or config.tier or PodTier.SMALL
+    if config.tier and body.tier and config.tier != body.tier:
+        raise _invalid("config.tier", f"differs from the request's tier {body.tier.value!r}")
+
+    pod_id = uuid.uuid4()
+    pod = Pod(
+        id=pod_id,
+        account_id=account.id,
+        name=name,
+        tier=tier.value,
+        status=PodStatus.CREATING.value,
+        config={"pod": config.public()},
+        secrets=dict(config.secrets) if config.secrets else None,
+        idle_timeout_seconds=config.idle_timeout,
+    )
+    session.add(pod)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        raise ApiError(409, "conflict", f"a pod named {name!r} exists", {"name": name}) from exc
+
+    spec = PodSpec(
+        pod_id=str(pod_id),
+        account_id=str(account.id),
+        tier=tier,
+        image=config.resolved_image,
+        services=list(config.services),
+        env=dict(config.env),
+    )
+    try:
+        await temporal.start_workflow(
+            PodWorkflow.run,
+            PodInput(
+                pod_id=str(pod_id),
+                account_id=str(account.id),
+                name=name,
+                spec=spec,
+                bucket=settings.s3_bucket,
+                snapshots_to_keep=settings.pod_snapshots_to_keep,
+                idle_timeout_seconds=config.idle_timeout,
+                heartbeat_seconds=settings.pod_step_heartbeat.total_seconds(),
+            ),
+            id=pod_workflow_id(str(pod_id)),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(SA_POD_ID, str(pod_id)),
+                    SearchAttributePair(SA_ACCOUNT_ID, str(account.id)),
+                    SearchAttributePair(SA_STAGE, PodStatus.CREATING.value),
+                ]
+            ),
+        )
+    except RPCError as exc:
+        # Nothing is half-done: the pod that never started is gone again.
+        await session.delete(pod)
+        await session.commit()
+        raise ApiError(503, "unavailable", "cannot start the pod now; try again") from exc
+    return PodAccepted(pod_id=str(pod_id), status=PodStatus.CREATING.value)
+
+
+@router.get("", response_model=list[PodView])
+async def list_pods(*, account: CurrentAccount, session: SessionDep) -> list[PodView]:
+    pods = (
+        await session.scalars(
+            select(Pod)
+            .where(Pod.account_id == account.id, Pod.status != PodStatus.DESTROYED.value)
+            .order_by(Pod.created_at.desc())
+        )
+    ).all()
+    return [await _view(session, pod) for pod in pods]
+
+
+@router.get("/{pod_id}", response_model=PodView)
+async def get_pod(*, pod_id: str, account: CurrentAccount, session: SessionDep) -> PodView:
+    return await _view(session, await _own_pod(session, account, pod_id))
+
+
+@router.post("/{pod_id}/hibernate", status_code=202, response_model=PodAccepted)
+async def hibernate_pod(
+    *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
+) -> PodAccepted:
+    """Snapshots the pod to S3 and frees its host; it costs nothing while hibernated."""
+    return await _update(temporal, await _own_pod(session, account, pod_id), "hibernate")
+
+
+@router.post("/{pod_id}/restore", status_code=202, response_model=PodAccepted)
+async def restore_pod(
+    *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
+) -> PodAccepted:
+    """Brings a hibernated pod back, on any available host, from its newest snapshot."""
+    return await _update(temporal, await _own_pod(session, account, pod_id), "restore")
+
+
+@router.post("/{pod_id}/keepalive", status_code=202, response_model=PodAccepted)
+async def keepalive_pod(
+    *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
+) -> PodAccepted:
+    """Counts as activity: a running pod's idle timer starts again."""
+    return await _update(temporal, await _own_pod(session, account, pod_id), "keepalive")
+
+
+@router.delete("/{pod_id}", status_code=202, response_model=PodAccepted)
+async def destroy_pod(
+    *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
+) -> PodAccepted:
+    """Removes the pod's container, snapshots and secrets; a destroyed pod stays destroyed."""
+    pod = await _own_pod(session, account, pod_id)
+    if pod.status == PodStatus.DESTROYED.value:
+        return PodAccepted(pod_id=str(pod.id), status=pod.status)
+    return await _update(temporal, pod, "destroy")
+
+
+# -- helpers ------------------------------------------------------------------------------
+def _invalid(field: str, message: str) -> ApiError:
+    details = {"fields": [{"field": field, "message": message}]}
+    return ApiError(422, "invalid_input", f"{field}: {message}", details)
+
+
+def _name_problem(name: str) -> str | None:
+    from tenantry.pod_config import POD_NAME
+
+    return None if POD_NAME.match(name) else "1-32 lowercase letters, digits and hyphens"
+
+
+async def _own_pod(session: SessionDep, account: Account, pod_id: str) -> Pod:
+    """The caller's pod; anything else (another account's, malformed ids) is 404."""
+    try:
+        key = uuid.UUID(pod_id)
+    except ValueError:
+        raise not_found("pod") from None
+    pod = await session.get(Pod, key)
+    if pod is None or pod.account_id != account.id:
+        raise not_found("pod")
+    return pod
+
+
+async def _view(session: SessionDep, pod: Pod) -> PodView:
+    host = await session.get(Host, pod.host_id) if pod.host_id else None
+    snap = await session.scalar(
+        select(Snapshot)
+        .where(Snapshot.pod_id == pod.id, Snapshot.status == "ready")
+        .order_by(Snapshot.created_at.desc())
+        .limit(1)
+    )
+    running = pod.status == PodStatus.RUNNING.value
+    endpoints: dict[str, str] = dict(pod.config.get("endpoints") or {}) if running else {}
+    return PodView(
+        pod_id=str(pod.id),
+        name=pod.name,
+        tier=pod.tier,
+        status=pod.status,
+        host=host.name if host else None,
+        urls=endpoints,
+        last_activity=pod.last_activity_at,
+        last_activity_source=pod.last_activity_source,
+        idle_timeout=pod.idle_timeout_seconds,
+        snapshot=SnapshotView(
+            key=snap.s3_key, size=snap.size_bytes, sha256=snap.sha256, taken_at=snap.completed_at
+        )
+        if snap
+        else None,
+        error=pod.error,
+        created_at=pod.created_at,
+    )
+
+
+async def _update(temporal: TemporalDep, pod: Pod, name: str) -> PodAccepted:
+    if pod.status == PodStatus.DESTROYED.value:
+        raise ApiError(409, "conflict", "the pod is destroyed")
+    handle = temporal.get_workflow_handle(pod_workflow_id(str(pod.id)))
+    try:
+        state = await handle.execute_update(name, PodRequest(source="api"), result_type=PodState)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == PodErrorType.CONFLICT:
+            raise ApiError(409, "conflict", cause.message, {"status": pod.status}) from exc
+        raise ApiError(502, "update_failed", f"the pod could not {name}: {cause}") from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "conflict", f"the pod is {pod.status}") from exc
+        raise ApiError(503, "unavailable", "the pod cannot be reached now; try again") from exc
+    return PodAccepted(pod_id=state.pod_id, status=state.status.value, pending=state.pending)

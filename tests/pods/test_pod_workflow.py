@@ -1,0 +1,245 @@
+"""Pods through the API and a real worker on the real stack: sshd pod hosts, Docker, moto S3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.worker import Replayer
+
+from db.models import Pod, PodEvent
+from db.session import make_engine
+from tenantry.temporal import DATA_CONVERTER
+from tests.fixtures.stack import Stack
+from worker.registry import workflows
+
+CONFIG = """
+template: base
+services:
+  - name: http
+    port: 8080
+env:
+  GREETING: hello
+secrets:
+  API_TOKEN: s3cret-token
+"""
+
+
+def _wait(
+    stack: Stack,
+    key: str,
+    pod_id: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with stack.api.client(key) as http:
+        while True:
+            pod = http.get(f"/v1/pods/{pod_id}").json()
+            if until(pod):
+                return dict(pod)
+            if time.monotonic() > deadline:
+                pytest.fail(f"pod stuck at {pod}\n{stack.worker_logs()}")
+            time.sleep(0.1)
+
+
+def _status(*wanted: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda pod: pod["status"] in wanted
+
+
+def _docker(stack: Stack, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    assert stack.pod_hosts is not None
+    return subprocess.run(
+        ["docker", "-H", stack.pod_hosts.docker_host, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def _containers_of(stack: Stack, pod_id: str) -> list[str]:
+    out = _docker(stack, "ps", "-a", "-q", "--filter", f"label=tenantry.pod={pod_id}").stdout
+    return out.split()
+
+
+def _create(stack: Stack, key: str, name: str, config: str = CONFIG) -> str:
+    with stack.api.client(key) as http:
+        response = http.post("/v1/pods", json={"name": name, "tier": "dev.small", "config": config})
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "creating"
+    return str(response.json()["pod_id"])
+
+
+def _get_ok(url: str) -> httpx.Response:
+    for _ in range(50):
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return httpx.get(url, timeout=5)
+
+
+@pytest.fixture
+def pod_stack(stack_factory: Callable[..., Stack]) -> Stack:
+    stack = stack_factory(pods=True)
+    stack.register_pod_hosts()
+    return stack
+
+
+async def test_pod_lives_hibernates_and_restores_on_the_other_host(
+    pod_stack: Stack, temporal_client: Client
+) -> None:
+    stack = pod_stack
+    assert stack.pod_hosts is not None
+    key = stack.new_account("alice@example.com")
+    pod_id = _create(stack, key, "alice-dev")
+
+    pod = _wait(stack, key, pod_id, _status("running", "failed"))
+    assert pod["status"] == "running", pod["error"]
+    first_host = pod["host"]
+    assert first_host == stack.pod_hosts.hosts[0].name  # least loaded; ties by name
+    container = f"pod-{pod_id}"
+    # The secret reached the container as environment, and only there.
+    env = _docker(stack, "exec", container, "sh", "-c", "echo $API_TOKEN $GREETING").stdout
+    assert env.strip() == "s3cret-token hello"
+    assert "s3cret-token" not in json.dumps(pod)
+    _docker(stack, "exec", container, "sh", "-c", "echo kept > /workspace/note.txt")
+    assert _get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
+
+    with stack.api.client(key) as http:
+        # Keepalive counts as activity; restore of a running pod changes nothing.
+        assert http.post(f"/v1/pods/{pod_id}/keepalive").status_code == 202
+        assert http.get(f"/v1/pods/{pod_id}").json()["last_activity_source"] == "api"
+        # Hibernate; a restore while that is under way conflicts.
+        response = http.post(f"/v1/pods/{pod_id}/hibernate")
+        assert response.status_code == 202, response.text
+        conflict = http.post(f"/v1/pods/{pod_id}/restore")
+        assert conflict.status_code == 409, conflict.text
+        assert conflict.json()["error"]["code"] == "conflict"
+
+    pod = _wait(stack, key, pod_id, _status("hibernated"))
+    assert pod["host"] is None and pod["urls"] == {}
+    assert _containers_of(stack, pod_id) == []
+    snapshot = pod["snapshot"]
+    stored = stack.aws.s3().get_object(Bucket=stack.aws.bucket, Key=snapshot["key"])["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == snapshot["sha256"]
+    assert len(stored) == snapshot["size"]
+
+    with stack.api.client(key) as http:
+        # A hibernated pod cannot be kept alive.
+        assert http.post(f"/v1/pods/{pod_id}/keepalive").status_code == 409
+        # The first host reports itself full: the pod comes back on the other one.
+        with stack.api.client("test-host-token") as host_http:
+            hosts = stack.api.admin().get("/v1/admin/hosts").json()
+            first = next(h for h in hosts if h["name"] == first_host)
+            full = host_http.post(
+                f"/v1/hosts/{first['host_id']}/heartbeat", json={"capacity_cpu_millis": 0}
+            )
+            assert full.status_code == 200, full.text
+        assert http.post(f"/v1/pods/{pod_id}/restore").status_code == 202
+
+    pod = _wait(stack, key, pod_id, _status("running", "failed", "hibernated"))
+    assert pod["status"] == "running", pod["error"]
+    assert pod["host"] == stack.pod_hosts.hosts[1].name
+    note = _docker(stack, "exec", container, "cat", "/workspace/note.txt").stdout
+    assert note == "kept\n"
+    assert stack.pod_hosts.hosts[1].address in pod["urls"]["http"]
+    assert _get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
+
+    with stack.api.client(key) as http:
+        assert http.delete(f"/v1/pods/{pod_id}").status_code == 202
+    pod = _wait(stack, key, pod_id, _status("destroyed"))
+    assert _containers_of(stack, pod_id) == []
+    listed = stack.aws.s3().list_objects_v2(Bucket=stack.aws.bucket, Prefix="pods/")
+    assert listed.get("KeyCount", 0) == 0
+    engine = make_engine(stack.settings.database_url)
+    try:
+        with engine.connect() as db:
+            row = db.execute(select(Pod.secrets).where(Pod.id == pod_id)).one()
+            kinds = db.execute(
+                select(PodEvent.kind).where(PodEvent.pod_id == pod_id).order_by(PodEvent.id)
+            ).scalars()
+            events = list(kinds)
+    finally:
+        engine.dispose()
+    assert row.secrets is None
+    assert events == [
+        "creating",
+        "running",
+        "hibernating",
+        "hibernated",
+        "restoring",
+        "running",
+        "destroying",
+        "destroyed",
+    ]
+
+    history = await temporal_client.get_workflow_handle(f"pod-{pod_id}").fetch_history()
+    await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        target = Path(__file__).parents[1] / "replay" / "histories" / "pod-lifecycle.json"
+        target.write_text(history.to_json())
+
+
+def test_another_account_gets_404_on_every_route(pod_stack: Stack) -> None:
+    stack = pod_stack
+    key_a = stack.new_account("a@example.com")
+    key_b = stack.new_account("b@example.com")
+    pod_id = _create(stack, key_a, "mine")
+    with stack.api.client(key_b) as http:
+        assert http.get("/v1/pods").json() == []
+        for method, path in [
+            ("GET", f"/v1/pods/{pod_id}"),
+            ("POST", f"/v1/pods/{pod_id}/hibernate"),
+            ("POST", f"/v1/pods/{pod_id}/restore"),
+            ("POST", f"/v1/pods/{pod_id}/keepalive"),
+            ("DELETE", f"/v1/pods/{pod_id}"),
+            ("GET", "/v1/pods/not-a-uuid"),
+        ]:
+            response = http.request(method, path)
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json()["error"]["code"] == "not_found"
+    with stack.api.client(key_a) as http:
+        assert [p["pod_id"] for p in http.get("/v1/pods").json()] == [pod_id]
+        # A bad config names the field; the same name twice conflicts.
+        bad = http.post(
+            "/v1/pods",
+            json={"name": "bad", "config": "services:\n  - name: web\n    port: 99999\n"},
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"]["details"]["fields"][0]["field"] == "config.services.0.port"
+        twice = http.post("/v1/pods", json={"name": "mine", "config": {}})
+        assert twice.status_code == 409
+    _wait(stack, key_a, pod_id, _status("running"))
+    with stack.api.client(key_a) as http:
+        assert http.delete(f"/v1/pods/{pod_id}").status_code == 202
+    _wait(stack, key_a, pod_id, _status("destroyed"))
+
+
+def test_worker_killed_during_hibernate_leaves_no_orphan(pod_stack: Stack) -> None:
+    stack = pod_stack
+    key = stack.new_account("crash@example.com")
+    pod_id = _create(stack, key, "crashy")
+    _wait(stack, key, pod_id, _status("running"))
+    with stack.api.client(key) as http:
+        assert http.post(f"/v1/pods/{pod_id}/hibernate").status_code == 202
+    _wait(stack, key, pod_id, _status("hibernating", "hibernated"), timeout=20)
+    stack.kill_worker()
+    stack.start_worker()
+    pod = _wait(stack, key, pod_id, _status("hibernated", "running"), timeout=60)
+    containers = _containers_of(stack, pod_id)
+    if pod["status"] == "hibernated":
+        assert containers == []
+        assert pod["snapshot"] is not None
+    else:
+        assert len(containers) == 1
