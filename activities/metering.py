@@ -28,7 +28,7 @@ from typing import Any
 
 import stripe
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -164,11 +164,12 @@ class MeteringActivities:
             activity.heartbeat(str(billed_ids[-1]))
             pods, snapshots = self._facts(session, billed_ids, start, end)
             lines = meter_hour(start, pods, snapshots)
-            customers = dict(
-                session.execute(
+            customers: dict[uuid.UUID, str | None] = {
+                account_id: customer
+                for account_id, customer in session.execute(
                     select(Account.id, Account.stripe_customer_id).where(Account.id.in_(billed_ids))
-                ).tuples()
-            )
+                )
+            }
             inserted = self._insert(session, lines, customers)
             self._deduct_credits(session, inserted)
         next_after = str(billed_ids[-1]) if len(billed_ids) == inp.limit else None
@@ -227,7 +228,7 @@ class MeteringActivities:
         before = (
             select(PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id)
             .where(PodEvent.pod_id.in_(pod_ids), PodEvent.at < month)
-            .distinct(PodEvent.pod_id)
+            .ext(distinct_on(PodEvent.pod_id))
             .order_by(PodEvent.pod_id, PodEvent.at.desc(), PodEvent.id.desc())
         )
         during = select(

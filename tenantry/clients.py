@@ -29,11 +29,25 @@ def hetzner_client(settings: CoreSettings, *, poll_interval: float = 1.0) -> Het
     )
 
 
+def _stripe_bases(settings: CoreSettings) -> dict[str, str] | None:
+    if not settings.stripe_api_base:
+        return None
+    return {"api": settings.stripe_api_base, "meter_events": settings.stripe_api_base}
+
+
 def stripe_client(settings: CoreSettings) -> stripe.StripeClient:
-    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
     return stripe.StripeClient(
         settings.stripe_api_key.get_secret_value(),
-        base_addresses=base,  # type: ignore[arg-type]
+        base_addresses=_stripe_bases(settings),  # type: ignore[arg-type]
+        max_network_retries=2,
+    )
+
+
+def stripe_meter_stream_client(settings: CoreSettings, token: str) -> stripe.StripeClient:
+    """A client for the v2 meter event stream, authenticated by a meter event session."""
+    return stripe.StripeClient(
+        token,
+        base_addresses=_stripe_bases(settings),  # type: ignore[arg-type]
         max_network_retries=2,
     )
 

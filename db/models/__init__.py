@@ -3,7 +3,7 @@
 from db.base import Base
 from db.models.accounts import Account, ApiKey, TeamInvite
 from db.models.audit import AuditLogEntry
-from db.models.billing import CreditEntry, ProcessedWebhookEvent, UsageRecord
+from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
 from db.models.pods import Host, Pod, PodEvent, Snapshot
 from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
@@ -14,6 +14,7 @@ __all__ = [
     "Base",
     "CreditEntry",
     "Host",
+    "MeteringRun",
     "Pod",
     "PodEvent",
     "ProcessedWebhookEvent",

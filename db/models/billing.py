@@ -22,8 +22,9 @@ USAGE_KINDS = ("runtime", "snapshot_storage")
 class UsageRecord(Base):
     """One pod's usage of one kind in one hour: `quantity` hours (or GB-hours) at `cost` USD.
 
-    `stripe_identifier` (`{pod_id}:{hour}`) is the meter event identifier, so Stripe also
-    counts a re-sent report once; `reported_at` is set when Stripe accepted it.
+    `kind` is `runtime:{tier}` or `snapshot`. `stripe_identifier` (`{pod_id}:{hour}:{kind}`)
+    is the meter event identifier, so Stripe also counts a re-sent report once;
+    `reported_at` is set when Stripe accepted it.
     """
 
     __tablename__ = "usage_records"
@@ -47,9 +48,25 @@ class UsageRecord(Base):
     billed_customer_id: Mapped[str | None]  # Stripe customer of the team owner
     quantity: Mapped[Decimal]
     cost: Mapped[Decimal]
+    # Exact integers (see tenantry.metering): runtime seconds or GB-seconds, the part the
+    # free tier covered, and the billable value sent to Stripe's meter `event_name`.
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    free_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    meter_value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    event_name: Mapped[str | None]
     stripe_identifier: Mapped[str] = mapped_column(unique=True)
     reported_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
+
+
+class MeteringRun(Base):
+    """An hour whose usage records are all written and reported; catch-up starts after it."""
+
+    __tablename__ = "metering_runs"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    records: Mapped[int] = mapped_column(default=0, server_default="0")
+    completed_at: Mapped[datetime] = created_at()
 
 
 class CreditEntry(Base):

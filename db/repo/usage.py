@@ -10,12 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import UsageRecord
+from tenantry.metering import meter_identifier
 
 
 def usage_identifier(pod_id: uuid.UUID, hour: datetime, kind: str = "runtime") -> str:
-    """The business key as one string; Stripe's meter event `identifier` for runtime."""
-    stamp = hour.strftime("%Y-%m-%dT%H")
-    return f"{pod_id}:{stamp}" if kind == "runtime" else f"{pod_id}:{stamp}:{kind}"
+    """The business key as one string: Stripe's meter event `identifier`."""
+    return meter_identifier(pod_id, hour, kind)
 
 
 async def insert_usage_record(

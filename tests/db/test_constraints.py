@@ -62,7 +62,7 @@ async def test_usage_records_once_per_pod_hour_kind(
         rows = session.scalars(select(UsageRecord)).all()
         assert len(rows) == 1
         assert rows[0].quantity == Decimal("1") and rows[0].cost == Decimal("0.017")
-        assert rows[0].stripe_identifier == f"{pod.id}:2025-03-01T12"
+        assert rows[0].stripe_identifier == f"{pod.id}:2025-03-01T12:runtime"
 
         # Without ON CONFLICT the database itself refuses the duplicate.
         session.add(

@@ -32,6 +32,7 @@ EXPECTED_TABLES = {
     "credits_ledger",
     "processed_webhook_events",
     "audit_log",
+    "metering_runs",
 }
 
 
