@@ -56,5 +56,10 @@ def _register_groups() -> None:
     app.add_typer(tenants.app, name="tenants")
     app.add_typer(webhooks.app, name="webhooks")
 
+    from tenantry.cli import hosts, pods
+
+    app.add_typer(pods.app, name="pods")
+    app.add_typer(hosts.app, name="hosts")
+
 
 _register_groups()
