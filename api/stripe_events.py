@@ -55,7 +55,7 @@ async def _checkout_completed(event_id: str, obj: dict[str, Any], temporal: Clie
     subdomain = (obj.get("metadata") or {}).get("subdomain")
     if not subdomain:
         return "ignored: not a Tenantry checkout"
-    handle = temporal.get_workflow_handle_for(SignupWorkflow.run, signup_workflow_id(subdomain))
+    handle = temporal.get_workflow_handle(signup_workflow_id(subdomain))
     payment = PaymentReceived(
         event_id=event_id,
         checkout_session_id=str(obj["id"]),
@@ -82,9 +82,7 @@ async def _tenant_billing(
     tenant_id = await session.scalar(select(Tenant.id).where(or_(*conditions)).limit(1))
     if tenant_id is None:
         return "ignored: no tenant"
-    handle = temporal.get_workflow_handle_for(
-        TenantWorkflow.run, tenant_workflow_id(str(tenant_id))
-    )
+    handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))
     event = BillingEvent(
         event_id=event_id,
         type=event_type,

@@ -147,9 +147,7 @@ async def _decide(
     signup = await session.get(Signup, signup_id)
     if signup is None:
         raise not_found("signup")
-    handle = temporal.get_workflow_handle_for(
-        SignupWorkflow.run, signup_workflow_id(signup.subdomain)
-    )
+    handle = temporal.get_workflow_handle(signup_workflow_id(signup.subdomain))
     decision = ApprovalDecision(
         approved=approved, actor="admin", reason=body.reason if body else None
     )

@@ -93,9 +93,7 @@ async def _operate(
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise not_found("tenant")
-    handle = temporal.get_workflow_handle_for(
-        TenantWorkflow.run, tenant_workflow_id(str(tenant_id))
-    )
+    handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))
     try:
         running = await handle.start_update(
             update, arg, wait_for_stage=WorkflowUpdateStage.ACCEPTED
