@@ -15,11 +15,13 @@ from api.routers import (
     admin,
     health,
     hosts,
+    metering,
     pods,
     signups,
     stripe_recovery,
     team,
     tenant_ops,
+    usage,
     webhooks,
 )
 from db.session import make_async_engine, make_async_sessionmaker
@@ -55,10 +57,8 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
-    routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team)
-    for module in routers:
+    routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team, pods, hosts)
+    for module in (*routers, metering, usage):
         app.include_router(module.router)
-    app.include_router(pods.router)
-    app.include_router(hosts.router)
     app.include_router(hosts.admin_router)
     return app

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from tenantry.settings import WorkerSettings
 from tenantry.temporal import connect
 from worker.registry import build_activities, workflows
+from worker.schedules import ensure_schedules
 
 log = logging.getLogger("tenantry.worker")
 
@@ -43,6 +44,7 @@ def build_worker(
 
 async def _run(settings: WorkerSettings) -> None:
     client = await connect(settings)
+    await ensure_schedules(client, settings.task_queue)
     with ThreadPoolExecutor(settings.activity_threads, thread_name_prefix="activity") as pool:
         worker = build_worker(client, settings, executor=pool)
         stop = asyncio.Event()

@@ -50,16 +50,14 @@ def migrate() -> None:
 
 
 def _register_groups() -> None:
-    from tenantry.cli import signups, tenants, webhooks
+    from tenantry.cli import hosts, pods, signups, tenants, usage, webhooks
 
     app.add_typer(signups.app, name="signup")
     app.add_typer(tenants.app, name="tenants")
-    app.add_typer(webhooks.app, name="webhooks")
-
-    from tenantry.cli import hosts, pods
-
     app.add_typer(pods.app, name="pods")
+    app.add_typer(usage.app, name="usage")
     app.add_typer(hosts.app, name="hosts")
+    app.add_typer(webhooks.app, name="webhooks")
 
 
 _register_groups()
