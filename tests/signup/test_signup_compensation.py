@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from devstack.admin import EmulatorAdmin
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
@@ -59,6 +60,9 @@ def test_permanent_hetzner_failure_is_compensated_and_reset_repairs_it(
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
     assert row["subdomain"] == "doomed" and row["reset_event_id"]
+    # The replacement subscription's answer is lost once: it must still be created once.
+    stripe_admin = EmulatorAdmin(stack.stripe_url)
+    stripe_admin.inject({"operation": "subscriptions.create", "action": "drop", "times": 1})
     temporal = str(Path(sys.executable).with_name("temporal"))
     reset = subprocess.run(
         [
@@ -79,6 +83,8 @@ def test_permanent_hetzner_failure_is_compensated_and_reset_repairs_it(
     assert records == [f"doomed.{stack.aws.base_domain}."]
     # The compensated subscription stays cancelled; exactly one replaces it.
     assert subscription_statuses(stack, "doomed@example.com") == ["active", "canceled"]
+    creates = stripe_admin.requests("subscriptions.create")
+    assert creates[0].fault == "drop" and len({c.idempotency_key for c in creates}) == 1
 
 
 def test_health_gate_timeout_removes_record_and_server(stack_factory: Callable[..., Stack]) -> None:
