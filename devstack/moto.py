@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from devstack.procs import ManagedProcess, http_ready
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_s3 import S3Client
 
-    from tenantry.settings import CoreSettings
+from tenantry.clients import route53_client, s3_client
+from tenantry.settings import CoreSettings
 
 
 def moto_process(
@@ -47,26 +47,6 @@ def reset(endpoint_url: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
-
-
-def route53_client(settings: CoreSettings) -> Route53Client:
-    return boto3.client(
-        "route53",
-        endpoint_url=settings.route53_endpoint,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
-        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
-    )
-
-
-def s3_client(settings: CoreSettings) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
-        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
-    )
 
 
 def ensure_hosted_zone(route53: Route53Client, domain: str) -> str:
