@@ -102,6 +102,8 @@ class SignupWorkflow:
         self._tenant_created = False
         self._subscription_id: str | None = None
         self._quick = timedelta(seconds=inp.step_timeout_seconds)
+        # Undo steps of provisioning, registered before their steps, run in reverse.
+        self._undo: list[Callable[[], Awaitable[Any]]] = []
 
     # -- messages ---------------------------------------------------------------------
     @workflow.update
@@ -234,8 +236,7 @@ class SignupWorkflow:
     async def _provision(self) -> None:
         inp = self._inp
         assert self._payment is not None and self._customer_id is not None
-        undo: list[Callable[[], Awaitable[Any]]] = []
-        self._undo = undo
+        undo = self._undo
         # The workflow task that starts provisioning is where an operator resets a
         # compensated signup to (its WorkflowTaskCompleted follows this task's start).
         reset_event_id = workflow.info().get_current_history_length() + 1
@@ -387,7 +388,7 @@ class SignupWorkflow:
         self._error = _customer_reason(self._stage, err)
         failed_at = self._stage
         await self._enter(Stage.COMPENSATING, SignupStatus.PROVISIONING, self._error)
-        for step in reversed(getattr(self, "_undo", [])):
+        for step in reversed(self._undo):
             await step()
         if self._subscription_id and self._inp.cancel_subscription_on_failure:
             await self._undo_activity(
