@@ -10,11 +10,11 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncssh
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.tenant_ssh import run_pinned
 from tenantry.contracts import ErrorType, HealthGateInput
 
 
@@ -50,24 +50,15 @@ class HealthActivities:
         return "healthy"
 
     async def _verify_ssh(self, host: str, public_key: str) -> None:
-        known_hosts = asyncssh.import_known_hosts(f"{host} {public_key}\n")
-        try:
-            async with asyncssh.connect(
-                host,
-                username=self._ssh_user,
-                known_hosts=known_hosts,
-                client_keys=[str(self._ssh_key_path)],
-                connect_timeout=10,
-            ) as conn:
-                result = await conn.run("cloud-init status --wait", check=False, timeout=60)
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise ApplicationError(
-                f"{host} presented a host key that is not the tenant's",
-                type=ErrorType.HOST_KEY_MISMATCH,
-                non_retryable=True,
-            ) from exc
-        except (OSError, asyncssh.Error) as exc:
-            raise ApplicationError(f"ssh to {host} failed: {exc}", type="SshUnavailable") from exc
+        result = await run_pinned(
+            host,
+            public_key,
+            "cloud-init status --wait",
+            client_key=self._ssh_key_path,
+            user=self._ssh_user,
+            connect_timeout=10,
+            command_timeout=60,
+        )
         if result.exit_status != 0:
             raise ApplicationError(
                 f"cloud-init on {host} did not finish: {result.stderr!s}", type="CloudInitPending"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import asyncssh
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.tenant_ssh import run_pinned
 from db.models import Tenant
 from tenantry.contracts import ErrorType, StackCommand
 
@@ -42,25 +42,13 @@ class TenantStackActivities:
                 non_retryable=True,
             )
         host_key = await self._host_key(cmd.tenant_id)
-        try:
-            async with asyncssh.connect(
-                cmd.host,
-                username=self._ssh_user,
-                known_hosts=asyncssh.import_known_hosts(f"{cmd.host} {host_key}\n"),
-                client_keys=[str(self._ssh_key_path)],
-                connect_timeout=15,
-            ) as conn:
-                result = await conn.run(f"tenantry-stack {cmd.command}", check=False, timeout=300)
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise ApplicationError(
-                f"{cmd.host} presented a host key that is not the tenant's",
-                type=ErrorType.HOST_KEY_MISMATCH,
-                non_retryable=True,
-            ) from exc
-        except (OSError, asyncssh.Error) as exc:
-            raise ApplicationError(
-                f"ssh to {cmd.host} failed: {exc}", type="SshUnavailable"
-            ) from exc
+        result = await run_pinned(
+            cmd.host,
+            host_key,
+            f"tenantry-stack {cmd.command}",
+            client_key=self._ssh_key_path,
+            user=self._ssh_user,
+        )
         if result.exit_status != 0:
             raise ApplicationError(
                 f"tenantry-stack {cmd.command} failed on {cmd.host}: {result.stderr!s}",
