@@ -4,10 +4,15 @@ A host's SSH host key is recorded when it first registers and pinned from then o
 registration or heartbeat presenting another key is refused (409), because it may be
 an impostor. A host whose heartbeats stop for `host_heartbeat_timeout` is marked
 offline and gets no new pods until it reports again.
+
+Agents at the edge (proxy traffic) and on pod hosts (SSH sessions) report pod activity
+here; each running pod that was active gets a `keepalive` with that source, so its idle
+timer starts again and `GET /v1/pods/{id}` says what kept it running.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +21,15 @@ import asyncssh
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from activities.pod_records import mark_stale_hosts
-from api.deps import AdminDep, HostDep, SessionDep, SettingsDep
+from api.deps import AdminDep, HostDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
-from db.models import Host
+from db.models import Host, Pod
+from tenantry.contracts import pod_workflow_id
+from tenantry.pod_contracts import PodRequest, PodState, PodStatus
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"], dependencies=[HostDep])
 admin_router = APIRouter(prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep])
@@ -144,6 +153,52 @@ async def heartbeat(*, host_id: uuid.UUID, body: HostHeartbeat, session: Session
     await session.commit()
     await session.refresh(host)
     return host_view(host)
+
+
+class PodActivityReport(BaseModel):
+    source: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
+        description="what saw the activity: `proxy` (edge traffic), `ssh` (a session), ...",
+    )
+    pods: list[uuid.UUID] = Field(max_length=1000, description="pods active since the last report")
+
+
+class PodActivityResult(BaseModel):
+    kept_alive: list[str] = Field(description="running pods whose idle timer started again")
+    ignored: list[str] = Field(description="unknown pods, or pods that are not running")
+
+
+@router.post("/activity", response_model=PodActivityResult)
+async def report_pod_activity(
+    *, body: PodActivityReport, session: SessionDep, temporal: TemporalDep
+) -> PodActivityResult:
+    """Activity seen by an agent: each running pod in the report is kept alive."""
+    wanted = list(dict.fromkeys(body.pods))
+    running = set(
+        (
+            await session.scalars(
+                select(Pod.id).where(Pod.id.in_(wanted), Pod.status == PodStatus.RUNNING.value)
+            )
+        ).all()
+    )
+
+    async def keepalive(pod_id: uuid.UUID) -> bool:
+        handle = temporal.get_workflow_handle(pod_workflow_id(str(pod_id)))
+        try:
+            await handle.execute_update(
+                "keepalive", PodRequest(source=body.source), result_type=PodState
+            )
+        except (WorkflowUpdateFailedError, RPCError):
+            return False  # it stopped running meanwhile (409 from the validator) or is gone
+        return True
+
+    alive = [p for p in wanted if p in running]
+    results = await asyncio.gather(*(keepalive(p) for p in alive))
+    kept = {str(p) for p, ok in zip(alive, results, strict=True) if ok}
+    return PodActivityResult(
+        kept_alive=[str(p) for p in wanted if str(p) in kept],
+        ignored=[str(p) for p in wanted if str(p) not in kept],
+    )
 
 
 @admin_router.get("", response_model=list[HostView])

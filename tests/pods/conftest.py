@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from activities.pods import PodHostClient
 from activities.pods_models import ContainerRef, ExecInput, PodHostRef, PodSpec
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
+from tests.fixtures.stack import Stack
 
 PART_SIZE = 5 * 1024 * 1024
 
@@ -29,6 +30,14 @@ def new_spec(**overrides: Any) -> PodSpec:
         **overrides,
     }
     return PodSpec(**values)
+
+
+@pytest.fixture
+def pod_stack(stack_factory: Callable[..., Stack]) -> Stack:
+    """The whole stack with both test pod hosts registered, as their host agents would."""
+    stack = stack_factory(pods=True)
+    stack.register_pod_hosts()
+    return stack
 
 
 @pytest.fixture

@@ -7,13 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.worker import Replayer
@@ -22,79 +17,8 @@ from db.models import Pod, PodEvent
 from db.session import make_engine
 from tenantry.temporal import DATA_CONVERTER
 from tests.fixtures.stack import Stack
+from tests.support.pods import containers_of, create, docker, get_ok, status, wait
 from worker.registry import workflows
-
-CONFIG = """
-template: base
-services:
-  - name: http
-    port: 8080
-env:
-  GREETING: hello
-secrets:
-  API_TOKEN: s3cret-token
-"""
-
-
-def _wait(
-    stack: Stack,
-    key: str,
-    pod_id: str,
-    until: Callable[[dict[str, Any]], bool],
-    timeout: float = 60,
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    with stack.api.client(key) as http:
-        while True:
-            pod = http.get(f"/v1/pods/{pod_id}").json()
-            if until(pod):
-                return dict(pod)
-            if time.monotonic() > deadline:
-                pytest.fail(f"pod stuck at {pod}\n{stack.worker_logs()}")
-            time.sleep(0.1)
-
-
-def _status(*wanted: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda pod: pod["status"] in wanted
-
-
-def _docker(stack: Stack, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    assert stack.pod_hosts is not None
-    return subprocess.run(
-        ["docker", "-H", stack.pod_hosts.docker_host, *args],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
-
-
-def _containers_of(stack: Stack, pod_id: str) -> list[str]:
-    out = _docker(stack, "ps", "-a", "-q", "--filter", f"label=tenantry.pod={pod_id}").stdout
-    return out.split()
-
-
-def _create(stack: Stack, key: str, name: str, config: str = CONFIG) -> str:
-    with stack.api.client(key) as http:
-        response = http.post("/v1/pods", json={"name": name, "tier": "dev.small", "config": config})
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "creating"
-    return str(response.json()["pod_id"])
-
-
-def _get_ok(url: str) -> httpx.Response:
-    for _ in range(50):
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return httpx.get(url, timeout=5)
-
-
-@pytest.fixture
-def pod_stack(stack_factory: Callable[..., Stack]) -> Stack:
-    stack = stack_factory(pods=True)
-    stack.register_pod_hosts()
-    return stack
 
 
 async def test_pod_lives_hibernates_and_restores_on_the_other_host(
@@ -103,19 +27,19 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
     stack = pod_stack
     assert stack.pod_hosts is not None
     key = stack.new_account("alice@example.com")
-    pod_id = _create(stack, key, "alice-dev")
+    pod_id = create(stack, key, "alice-dev")
 
-    pod = _wait(stack, key, pod_id, _status("running", "failed"))
+    pod = wait(stack, key, pod_id, status("running", "failed"))
     assert pod["status"] == "running", pod["error"]
     first_host = pod["host"]
     assert first_host == stack.pod_hosts.hosts[0].name  # least loaded; ties by name
     container = f"pod-{pod_id}"
     # The secret reached the container as environment, and only there.
-    env = _docker(stack, "exec", container, "sh", "-c", "echo $API_TOKEN $GREETING").stdout
+    env = docker(stack, "exec", container, "sh", "-c", "echo $API_TOKEN $GREETING").stdout
     assert env.strip() == "s3cret-token hello"
     assert "s3cret-token" not in json.dumps(pod)
-    _docker(stack, "exec", container, "sh", "-c", "echo kept > /workspace/note.txt")
-    assert _get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
+    docker(stack, "exec", container, "sh", "-c", "echo kept > /workspace/note.txt")
+    assert get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
 
     with stack.api.client(key) as http:
         # Keepalive counts as activity; restore of a running pod changes nothing.
@@ -128,9 +52,9 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
         assert conflict.status_code == 409, conflict.text
         assert conflict.json()["error"]["code"] == "conflict"
 
-    pod = _wait(stack, key, pod_id, _status("hibernated"))
+    pod = wait(stack, key, pod_id, status("hibernated"))
     assert pod["host"] is None and pod["urls"] == {}
-    assert _containers_of(stack, pod_id) == []
+    assert containers_of(stack, pod_id) == []
     snapshot = pod["snapshot"]
     stored = stack.aws.s3().get_object(Bucket=stack.aws.bucket, Key=snapshot["key"])["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == snapshot["sha256"]
@@ -149,7 +73,7 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
             assert full.status_code == 200, full.text
         assert http.post(f"/v1/pods/{pod_id}/restore").status_code == 202
 
-    pod = _wait(
+    pod = wait(
         stack,
         key,
         pod_id,
@@ -157,15 +81,15 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
     )
     assert pod["status"] == "running", pod["error"]
     assert pod["host"] == stack.pod_hosts.hosts[1].name
-    note = _docker(stack, "exec", container, "cat", "/workspace/note.txt").stdout
+    note = docker(stack, "exec", container, "cat", "/workspace/note.txt").stdout
     assert note == "kept\n"
     assert stack.pod_hosts.hosts[1].address in pod["urls"]["http"]
-    assert _get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
+    assert get_ok(pod["urls"]["http"] + "/note.txt").text == "kept\n"
 
     with stack.api.client(key) as http:
         assert http.delete(f"/v1/pods/{pod_id}").status_code == 202
-    pod = _wait(stack, key, pod_id, _status("destroyed"))
-    assert _containers_of(stack, pod_id) == []
+    pod = wait(stack, key, pod_id, status("destroyed"))
+    assert containers_of(stack, pod_id) == []
     listed = stack.aws.s3().list_objects_v2(Bucket=stack.aws.bucket, Prefix="pods/")
     assert listed.get("KeyCount", 0) == 0
     engine = make_engine(stack.settings.database_url)
@@ -201,7 +125,7 @@ def test_another_account_gets_404_on_every_route(pod_stack: Stack) -> None:
     stack = pod_stack
     key_a = stack.new_account("a@example.com")
     key_b = stack.new_account("b@example.com")
-    pod_id = _create(stack, key_a, "mine")
+    pod_id = create(stack, key_a, "mine")
     with stack.api.client(key_b) as http:
         assert http.get("/v1/pods").json() == []
         for method, path in [
@@ -252,15 +176,15 @@ def test_another_account_gets_404_on_every_route(pod_stack: Stack) -> None:
 def test_worker_killed_during_hibernate_leaves_no_orphan(pod_stack: Stack) -> None:
     stack = pod_stack
     key = stack.new_account("crash@example.com")
-    pod_id = _create(stack, key, "crashy")
-    _wait(stack, key, pod_id, _status("running"))
+    pod_id = create(stack, key, "crashy")
+    wait(stack, key, pod_id, status("running"))
     with stack.api.client(key) as http:
         assert http.post(f"/v1/pods/{pod_id}/hibernate").status_code == 202
-    _wait(stack, key, pod_id, _status("hibernating", "hibernated"), timeout=20)
+    wait(stack, key, pod_id, status("hibernating", "hibernated"), timeout=20)
     stack.kill_worker()
     stack.start_worker()
-    pod = _wait(stack, key, pod_id, _status("hibernated", "running"), timeout=60)
-    containers = _containers_of(stack, pod_id)
+    pod = wait(stack, key, pod_id, status("hibernated", "running"), timeout=60)
+    containers = containers_of(stack, pod_id)
     if pod["status"] == "hibernated":
         assert containers == []
         assert pod["snapshot"] is not None

@@ -1,0 +1,78 @@
+"""Driving pods through the API on the real stack: create, wait for a status, look at Docker."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.stack import Stack
+
+POD_CONFIG = """
+template: base
+services:
+  - name: http
+    port: 8080
+env:
+  GREETING: hello
+secrets:
+  API_TOKEN: s3cret-token
+"""
+
+
+def wait(
+    stack: Stack,
+    key: str,
+    pod_id: str,
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 60,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with stack.api.client(key) as http:
+        while True:
+            pod = http.get(f"/v1/pods/{pod_id}").json()
+            if until(pod):
+                return dict(pod)
+            if time.monotonic() > deadline:
+                pytest.fail(f"pod stuck at {pod}\n{stack.worker_logs()}")
+            time.sleep(0.1)
+
+
+def status(*wanted: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda pod: pod["status"] in wanted
+
+
+def docker(stack: Stack, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    assert stack.pod_hosts is not None
+    return subprocess.run(
+        ["docker", "-H", stack.pod_hosts.docker_host, *args],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def containers_of(stack: Stack, pod_id: str) -> list[str]:
+    out = docker(stack, "ps", "-a", "-q", "--filter", f"label=tenantry.pod={pod_id}").stdout
+    return out.split()
+
+
+def create(stack: Stack, key: str, name: str, config: str = POD_CONFIG) -> str:
+    with stack.api.client(key) as http:
+        response = http.post("/v1/pods", json={"name": name, "tier": "dev.small", "config": config})
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "creating"
+    return str(response.json()["pod_id"])
+
+
+def get_ok(url: str) -> httpx.Response:
+    for _ in range(50):
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return httpx.get(url, timeout=5)
