@@ -98,8 +98,12 @@ class PodHost:
         public = self.host_key_path.with_name(self.host_key_path.name + ".pub").read_text()
         return known_hosts_line(self.address, self.port, public)
 
+    @property
+    def home(self) -> Path:
+        return self.host_dir / "home"
+
     def _write_config(self) -> Path:
-        self.host_dir.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
         generate_keypair(self.host_key_path, f"tenantry-pod-host-{self.name}")
         authorized = self.host_dir / "authorized_keys"
         authorized.write_text(self.authorized_key.strip() + "\n")
@@ -129,7 +133,10 @@ class PodHost:
                     "MaxSessions 64",
                     "MaxStartups 64:30:128",
                     "ClientAliveInterval 15",
-                    f"SetEnv DOCKER_HOST={self.docker_host}",
+                    # A home of the host's own: the shell sshd runs every command with
+                    # sources ~/.bashrc, and the developer's (pyenv hooks, locks) must
+                    # not run, or stall, on each command sent to a pod host.
+                    f"SetEnv DOCKER_HOST={self.docker_host} HOME={self.home}",
                     "",
                 ]
             )

@@ -51,7 +51,9 @@ def render_config(server_dir: Path, address: str, host_key_paths: list[Path]) ->
         "AllowAgentForwarding no",
         "PermitTunnel no",
         "MaxStartups 100:30:200",
-        f"SetEnv TENANTRY_SERVER_DIR={server_dir} PYTHONPATH={REPO_ROOT}",
+        # HOME: the login shell that runs ForceCommand sources ~/.bashrc, and the
+        # developer's (pyenv hooks, locks) must not run, or stall, on every session.
+        f"SetEnv TENANTRY_SERVER_DIR={server_dir} PYTHONPATH={REPO_ROOT} HOME={server_dir}",
         f"ForceCommand {shell}",
     ]
     return "\n".join(lines) + "\n"
