@@ -7,28 +7,18 @@ receiving system can drop the rare duplicate of a crash between send and record.
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate, make_msgid
-from urllib.parse import urlparse
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from db.models import AuditLogEntry
 from tenantry.contracts import EmailMessage
+from tenantry.smtp import SmtpMailer
 
 
 class MailActivities:
     def __init__(self, smtp_url: str, *, sender: str, sessions: sessionmaker[Session]) -> None:
-        parsed = urlparse(smtp_url)
-        self._host = parsed.hostname or "127.0.0.1"
-        self._port = parsed.port or 25
-        self._tls = parsed.scheme == "smtps"
-        self._starttls = parsed.scheme == "smtp+starttls"
-        self._user, self._password = parsed.username, parsed.password
-        self._sender = sender
+        self._mailer = SmtpMailer(smtp_url, sender=sender)
         self._sessions = sessions
 
     @activity.defn
@@ -37,22 +27,12 @@ class MailActivities:
         target = f"mail:{message.dedupe_key}" if message.dedupe_key else None
         if target and self._already_sent(target):
             return False
-        mime = MimeMessage()
-        mime["From"] = self._sender
-        mime["To"] = message.to
-        mime["Subject"] = message.subject
-        mime["Date"] = formatdate(localtime=False)
-        mime["Message-ID"] = (
-            f"<{message.dedupe_key}@tenantry>" if message.dedupe_key else make_msgid("tenantry")
+        self._mailer.send(
+            to=message.to,
+            subject=message.subject,
+            body=message.body,
+            message_id=f"<{message.dedupe_key}@tenantry>" if message.dedupe_key else None,
         )
-        mime.set_content(message.body)
-        smtp_class = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
-        with smtp_class(self._host, self._port, timeout=30) as smtp:
-            if self._starttls:
-                smtp.starttls()
-            if self._user and self._password:
-                smtp.login(self._user, self._password)
-            smtp.send_message(mime)
         if target:
             with self._sessions() as session:
                 session.add(AuditLogEntry(actor="system", action="mail.sent", target=target))

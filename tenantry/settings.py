@@ -171,6 +171,7 @@ class ApiSettings(CoreSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     signup_rate_limit_per_minute: int = 10
+    team_invite_ttl: Duration = timedelta(days=7)
 
 
 class WorkerSettings(CoreSettings):
