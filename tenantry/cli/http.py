@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
@@ -83,6 +84,32 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     sys.stdout.flush()
     raise typer.Exit(code)
+
+
+def follow(
+    cli: Cli,
+    fetch: Callable[[], dict[str, Any]],
+    *,
+    settled: Callable[[dict[str, Any]], bool],
+    progress: Callable[[dict[str, Any]], str],
+    what: str,
+    timeout: float,
+    interval: float = 1.0,
+) -> dict[str, Any]:
+    """Polls `fetch` until `settled`, printing each new progress line to stderr (not with
+    --json); exits 1 when `timeout` seconds pass first, since the work may still finish."""
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        view = fetch()
+        line = progress(view)
+        if line != last and not cli.json:
+            typer.echo(f"  {line}", err=True)
+            last = line
+        if settled(view):
+            return view
+        if time.monotonic() > deadline:
+            fail(f"{what} is still {line} after {timeout:.0f}s", EXIT_FAILED)
+        time.sleep(interval)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tenantry.cli.http import EXIT_FAILED, ApiUrlOption, Cli, JsonOption, TokenOption, fail, table
+from tenantry.cli.http import EXIT_FAILED, ApiUrlOption, Cli, JsonOption, TokenOption, follow, table
 
 app = typer.Typer(help="Your pods (API key).", no_args_is_help=True)
 
@@ -19,21 +18,20 @@ SETTLED = {"running", "hibernated", "destroyed", "failed"}
 def _follow(
     cli: Cli, pod_id: str, done: set[str] = SETTLED, timeout: float = 600
 ) -> dict[str, Any]:
-    """Polls the pod, printing each status it passes through, until it is `done` (or it
-    failed, or the step reported an error and the pod settled again)."""
-    deadline, last = time.monotonic() + timeout, None
-    while True:
-        pod: dict[str, Any] = cli.call("GET", f"/v1/pods/{pod_id}")
-        if pod["status"] != last and not cli.json:
-            typer.echo(f"... {pod['status']}", err=True)
-        last = pod["status"]
-        if pod["status"] in done or pod["status"] == "failed":
-            return pod
-        if pod.get("error") and pod["status"] in SETTLED:
-            return pod
-        if time.monotonic() > deadline:
-            fail(f"pod {pod_id} is still {pod['status']}", EXIT_FAILED)
-        time.sleep(0.5)
+    """Follows the pod until it is `done`, failed, or settled again with the step's error."""
+    return follow(
+        cli,
+        lambda: cli.call("GET", f"/v1/pods/{pod_id}"),
+        settled=lambda pod: (
+            pod["status"] in done
+            or pod["status"] == "failed"
+            or bool(pod.get("error") and pod["status"] in SETTLED)
+        ),
+        progress=lambda pod: str(pod["status"]),
+        what=f"pod {pod_id}",
+        timeout=timeout,
+        interval=0.5,
+    )
 
 
 def _show(cli: Cli, pod: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from tenantry.cli.http import (
     JsonOption,
     TokenOption,
     fail,
+    follow,
     table,
 )
 from tenantry.plans import TenantTier
@@ -117,19 +117,14 @@ def reject(
 
 
 def _follow(cli: Cli, signup_id: str, status_token: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        view = cli.call("GET", f"/v1/signups/{signup_id}", params={"status_token": status_token})
-        progress = (view["status"], view.get("step"))
-        if progress != last and not cli.json:
-            typer.echo(f"  {view['status']:<18} {view.get('step') or ''}", err=True)
-            last = progress
-        if view["status"] in FINAL:
-            break
-        if time.monotonic() > deadline:
-            fail(f"signup is still {view['status']} after {timeout:.0f}s", EXIT_FAILED)
-        time.sleep(1)
+    view = follow(
+        cli,
+        lambda: cli.call("GET", f"/v1/signups/{signup_id}", params={"status_token": status_token}),
+        settled=lambda v: v["status"] in FINAL,
+        progress=lambda v: f"{v['status']:<18} {v.get('step') or ''}".rstrip(),
+        what=f"signup {signup_id}",
+        timeout=timeout,
+    )
     cli.out(view, _line(view))
     if view["status"] != "active":
         raise typer.Exit(EXIT_FAILED)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -14,11 +13,15 @@ from tenantry.cli.http import (
     JsonOption,
     TokenOption,
     fail,
+    follow,
     table,
 )
 from tenantry.plans import TenantTier
 
 app = typer.Typer(help="Operate tenants (admin token).", no_args_is_help=True)
+# Longer than any operation's own limits (a tier change waits for the resize and the
+# health gate): past it the operation has failed or is stuck, and the log says which.
+WAIT_TIMEOUT = 1800.0
 
 
 @app.command("list")
@@ -66,14 +69,14 @@ def _operate(
 ) -> None:
     result = cli.call(method, f"/v1/admin/tenants/{tenant_id}{path}", json=body)
     if wait and result.get("status") == "in_progress":
-        while True:
-            tenant = cli.call("GET", f"/v1/admin/tenants/{tenant_id}")
-            if want in (tenant["status"], tenant.get("tier")) and not tenant.get("busy"):
-                result = tenant
-                break
-            if not cli.json:
-                typer.echo(f"  {tenant['status']}...", err=True)
-            time.sleep(1)
+        result = follow(
+            cli,
+            lambda: cli.call("GET", f"/v1/admin/tenants/{tenant_id}"),
+            settled=lambda tenant: want in (tenant["status"], tenant.get("tier")),
+            progress=lambda tenant: f"{tenant['status']} ({tenant.get('tier')})",
+            what=f"tenant {tenant_id} (see `tenantry tenants show`)",
+            timeout=WAIT_TIMEOUT,
+        )
     cli.out(result, f"{tenant_id}: {result.get('status')} ({result.get('tier', '')})")
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from devstack.admin import EmulatorAdmin
+from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
 
@@ -39,6 +44,16 @@ def operate(stack: Stack, method: str, path: str, **kwargs: Any) -> httpx.Respon
         return admin.request(method, path, **kwargs)
 
 
+def tenants_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    tenantry = str(Path(sys.executable).with_name("tenantry"))
+    return subprocess.run(
+        [tenantry, "tenants", *args, "--api-url", stack.api.url, "--token", ADMIN_TOKEN],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def wait_tenant(
     stack: Stack, tenant_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 60
 ) -> dict[str, Any]:
@@ -58,17 +73,20 @@ def test_suspend_stops_health_and_unsuspend_brings_it_back(stack: Stack) -> None
     tid = tenant["tenant_id"]
     assert health(tenant, stack) == 200
 
-    suspended = operate(stack, "POST", f"/v1/admin/tenants/{tid}/suspend", json={"reason": "abuse"})
-    assert suspended.status_code == 200, suspended.text
-    assert suspended.json()["status"] == "suspended"
+    # Through the operator CLI, as an operator would.
+    suspended = tenants_cli(stack, "suspend", tid, "--reason", "abuse", "--json")
+    assert suspended.returncode == 0, suspended.stderr
+    assert json.loads(suspended.stdout)["status"] == "suspended"
     assert health(tenant, stack) == 503
 
     again = operate(stack, "POST", f"/v1/admin/tenants/{tid}/suspend")
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    refused = tenants_cli(stack, "suspend", tid)
+    assert refused.returncode == 2 and "conflict" in refused.stderr
 
-    resumed = operate(stack, "POST", f"/v1/admin/tenants/{tid}/unsuspend")
-    assert resumed.status_code == 200, resumed.text
-    assert resumed.json()["status"] == "active"
+    resumed = tenants_cli(stack, "unsuspend", tid, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "active"
     assert health(tenant, stack) == 200
     log = [e["action"] for e in wait_tenant(stack, tid, lambda t: True)["provisioning_log"]]
     assert log.index("tenant.suspend") < log.index("tenant.unsuspend")
