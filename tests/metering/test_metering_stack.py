@@ -4,10 +4,12 @@ Stripe emulator, with the worker killed mid-run and Stripe failing in every way.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from tests.fixtures.stack import Stack
 from tests.fixtures.stripe import StripeEmulator
 
 STREAM = "v2.billing.meter_event_stream.create"
+REPLAY = Path(__file__).parents[1] / "replay" / "histories"
 
 
 def seed(database_url: str, first_hour: datetime, pods: int = 30) -> dict[str, uuid.UUID]:
@@ -207,3 +210,8 @@ async def test_an_outage_is_caught_up_hour_by_hour(
     again = await run_hour(temporal_client, stack, target, catch_up=True, suffix="-again")
     assert again.hours == [target] and again.inserted == 0
     assert differences(database_url, stack, start) == []
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        history = await temporal_client.get_workflow_handle(
+            metering_workflow_id(target)
+        ).fetch_history()
+        (REPLAY / "metering-catch-up.json").write_text(history.to_json())
