@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import stripe
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -59,6 +59,20 @@ from tenantry.metering import (
 STREAM_BATCH = 100  # Stripe's v2 meter event stream takes at most 100 events a request
 CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
 VALUE_PAYLOAD_KEY = "value"
+
+
+def _stored_during(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Snapshots stored for some of `[start, end)`: ready by `end` and, if deleted since,
+    deleted after `start`. A snapshot deleted before `deleted_at` was recorded has none
+    and is not billed at all (as before the column existed)."""
+    return and_(
+        Snapshot.completed_at.is_not(None),
+        Snapshot.completed_at < end,
+        or_(
+            Snapshot.status == "ready",
+            and_(Snapshot.deleted_at.is_not(None), Snapshot.deleted_at > start),
+        ),
+    )
 
 
 class MeteringActivities:
@@ -193,11 +207,7 @@ class MeteringActivities:
         )
         stored = (
             select(Snapshot.id)
-            .where(
-                Snapshot.pod_id == Pod.id,
-                Snapshot.status == "ready",
-                Snapshot.completed_at < end,
-            )
+            .where(Snapshot.pod_id == Pod.id, _stored_during(start, end))
             .exists()
         )
         query = (
@@ -243,13 +253,11 @@ class MeteringActivities:
             for pod_id, account_id, billed_id in rows
         ]
         snapshots = [
-            SnapshotFact(pod_id, size or 0, completed)
-            for pod_id, size, completed in session.execute(
-                select(Snapshot.pod_id, Snapshot.size_bytes, Snapshot.completed_at).where(
-                    Snapshot.pod_id.in_(pod_ids),
-                    Snapshot.status == "ready",
-                    Snapshot.completed_at < end,
-                )
+            SnapshotFact(pod_id, size or 0, completed, deleted)
+            for pod_id, size, completed, deleted in session.execute(
+                select(
+                    Snapshot.pod_id, Snapshot.size_bytes, Snapshot.completed_at, Snapshot.deleted_at
+                ).where(Snapshot.pod_id.in_(pod_ids), _stored_during(start, end))
             )
             if completed is not None
         ]

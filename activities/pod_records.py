@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -186,7 +186,14 @@ class PodRecordActivities:
             values["sha256"] = change.ref.sha256
         if change.status == "ready":
             values["completed_at"] = datetime.now(UTC)
-        updates = {k: v for k, v in values.items() if k not in ("id", "pod_id", "s3_key")}
+        if change.status in ("deleted", "failed"):
+            # Storage is billed until the object went; a retry keeps the first time.
+            values["deleted_at"] = datetime.now(UTC)
+        updates: dict[str, object] = {
+            k: v for k, v in values.items() if k not in ("id", "pod_id", "s3_key")
+        }
+        if "deleted_at" in updates:
+            updates["deleted_at"] = func.coalesce(Snapshot.deleted_at, updates["deleted_at"])
         statement = insert(Snapshot).values(values)
         statement = statement.on_conflict_do_update(index_elements=[Snapshot.id], set_=updates)
         async with self._sessions() as session, session.begin():

@@ -4,11 +4,14 @@ Pure functions, no I/O, so the rules can be tested exactly and the workflow's ac
 stay thin. Every boundary is UTC and every amount of time is whole seconds (event times
 are truncated to the second), so the free tier and the hour edges fall exactly.
 
-- Runtime: a pod runs from a running event (`started`, `restored`, `tier_changed`) until
-  a stopping event (`stopped`, `hibernated`, `destroyed`, `failed`); a tier change ends
-  one tier's interval and starts the next, so it splits the hour between two prices.
-- Snapshots: a ready snapshot is stored from `completed_at` on; an hour bills its size
-  times the seconds of the hour it was stored, as GB-seconds (GB = 10^9 bytes).
+- Runtime: a pod runs from a running event (`running`, which `PodWorkflow` records as it
+  enters that status, or `started`, `restored`, `tier_changed`) until a stopping event
+  (`hibernating`, `hibernated`, `destroying`, `destroyed`, `failed`, `stopped`); a tier
+  change ends one tier's interval and starts the next, so it splits the hour between
+  two prices.
+- Snapshots: a ready snapshot is stored from `completed_at` until it is deleted
+  (`deleted_at`); an hour bills its size times the seconds of the hour it was stored,
+  as GB-seconds (GB = 10^9 bytes).
 - Free tier: the first `FREE_POD_HOURS_PER_MONTH` pod-hours of each UTC calendar month
   per billed account (a team owner and members share one allowance). Hours are consumed
   in hour order; inside an hour, lines are ordered by when they first ran, then pod id,
@@ -41,8 +44,10 @@ GB = 10**9
 MONEY_STEP = Decimal("0.000001")  # db.base.Money: micro-dollars
 QUANTITY_STEP = Decimal("0.000001")
 
-RUNNING_EVENT_KINDS = frozenset({"started", "restored", "tier_changed"})
-STOPPING_EVENT_KINDS = frozenset({"stopped", "hibernated", "destroyed", "failed"})
+RUNNING_EVENT_KINDS = frozenset({"running", "started", "restored", "tier_changed"})
+STOPPING_EVENT_KINDS = frozenset(
+    {"hibernating", "hibernated", "destroying", "destroyed", "failed", "stopped"}
+)
 """Pod event kinds metering understands; any other kind leaves the pod's state as it was."""
 
 RUNTIME = "runtime"

@@ -80,6 +80,8 @@ class Pod(Base):
     idle_timeout_seconds: Mapped[int | None]
     last_activity_at: Mapped[datetime | None]
     last_activity_source: Mapped[str | None]
+    # Who asked for the current status (`api`, `idle`, `credits`), where one did.
+    status_reason: Mapped[str | None]
     error: Mapped[str | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
@@ -121,3 +123,4 @@ class Snapshot(Base):
     status: Mapped[str] = mapped_column(default="uploading", server_default="uploading")
     created_at: Mapped[datetime] = created_at()
     completed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]  # storage is billed from completed_at until then

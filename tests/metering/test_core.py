@@ -162,3 +162,27 @@ def test_identifier_names_pod_hour_and_kind() -> None:
     assert meter_identifier(pod_id, at(5, 17, 42), "runtime:dev.small") == (
         f"{pod_id}:2025-03-05T17:runtime:dev.small"
     )
+
+
+def test_the_pod_workflows_own_event_kinds_bill_from_running_to_the_next_status() -> None:
+    # What PodWorkflow records: the status a pod enters. Billed: running until hibernating,
+    # and again from the restore's running until destroying.
+    p = pod(
+        1,
+        ("creating", "dev.small", at(5, 16, 58)),
+        ("running", "dev.small", at(5, 17, 0)),
+        ("hibernating", "dev.small", at(5, 17, 10)),
+        ("hibernated", "dev.small", at(5, 17, 11)),
+        ("restoring", "dev.small", at(5, 17, 40)),
+        ("running", "dev.small", at(5, 17, 41)),
+        ("destroying", "dev.small", at(5, 17, 55)),
+        ("destroyed", "dev.small", at(5, 17, 56)),
+    )
+    assert runtime_seconds(p.events, at(5, 17), at(5, 18)) == {"dev.small": (1440, at(5, 17))}
+    assert runtime_seconds(p.events, at(5, 18), at(5, 19)) == {}
+
+
+def test_a_deleted_snapshot_is_billed_until_its_deletion_only() -> None:
+    snap = SnapshotFact(uuid.UUID(int=1001), 2 * 10**9, at(5, 16, 30), stored_until=at(5, 17, 15))
+    assert snapshot_gb_seconds([snap], at(5, 17)) == {snap.pod_id: 2 * 900}
+    assert snapshot_gb_seconds([snap], at(5, 18)) == {}
