@@ -158,6 +158,7 @@ class PodRecordActivities:
             if change.endpoints is not None:
                 pod.config = {**pod.config, "endpoints": change.endpoints}
             pod.error = change.error
+            pod.status_reason = change.status_reason
             if change.last_activity is not None:
                 pod.last_activity_at = change.last_activity
                 pod.last_activity_source = change.last_activity_source

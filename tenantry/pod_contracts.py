@@ -129,6 +129,9 @@ class PodStatusChange(BaseModel):
     error: str | None = None
     last_activity: datetime | None = None
     last_activity_source: str | None = None
+    status_reason: str | None = Field(
+        default=None, description="who asked for this status: api, idle, credits"
+    )
 
 
 class PodHostCall(BaseModel):

@@ -268,8 +268,9 @@ class PodWorkflow:
     async def _hibernate(self) -> None:
         placement = self._s.placement
         assert placement is not None
+        source = self._pending_source  # who asked: api, idle, credits
         self._s.error = None
-        await self._record(PodStatus.HIBERNATING)
+        await self._record(PodStatus.HIBERNATING, status_reason=source)
         call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
         snapshot_id = str(workflow.uuid4())
         key = f"pods/{self._s.account_id}/{self._s.pod_id}/{snapshot_id}.tar.zst"
@@ -308,7 +309,7 @@ class PodWorkflow:
         )
         # The snapshot is safe in S3: only now free the host.
         await self._free_host()
-        await self._record(PodStatus.HIBERNATED, clear_host=True)
+        await self._record(PodStatus.HIBERNATED, clear_host=True, status_reason=source)
         await self._prune_snapshots()
 
     async def _restore(self) -> None:

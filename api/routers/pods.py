@@ -69,6 +69,10 @@ class PodView(BaseModel):
     last_activity: datetime | None
     last_activity_source: str | None
     idle_timeout: int | None
+    status_reason: str | None = Field(
+        default=None,
+        description="who asked for the status: api, idle, or credits (an empty prepaid balance)",
+    )
     snapshot: SnapshotView | None = None
     error: str | None = None
     created_at: datetime
@@ -252,6 +256,7 @@ async def _view(session: SessionDep, pod: Pod) -> PodView:
         last_activity=pod.last_activity_at,
         last_activity_source=pod.last_activity_source,
         idle_timeout=pod.idle_timeout_seconds,
+        status_reason=pod.status_reason,
         snapshot=SnapshotView(
             key=snap.s3_key, size=snap.size_bytes, sha256=snap.sha256, taken_at=snap.completed_at
         )
