@@ -34,6 +34,7 @@ from temporalio import activity
 
 from activities.errors import from_stripe
 from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, Snapshot, UsageRecord
+from db.repo.credits import depletion_episode, latest_balances
 from tenantry.contracts import (
     HoursList,
     HoursToMeter,
@@ -43,6 +44,7 @@ from tenantry.contracts import (
     ReportUsageInput,
     ReportUsageResult,
 )
+from tenantry.credits_contracts import CreditsDepleted
 from tenantry.metering import (
     HOUR,
     RUNNING_EVENT_KINDS,
@@ -186,8 +188,11 @@ class MeteringActivities:
             }
             inserted = self._insert(session, lines, customers)
             self._deduct_credits(session, inserted)
+            depleted = self._depleted(session, billed_ids, start)
         next_after = str(billed_ids[-1]) if len(billed_ids) == inp.limit else None
-        return MeterPageResult(lines=len(lines), inserted=len(inserted), next_after=next_after)
+        return MeterPageResult(
+            lines=len(lines), inserted=len(inserted), next_after=next_after, depleted=depleted
+        )
 
     def _active_billed_accounts(
         self, session: Session, start: datetime, end: datetime, inp: MeterPageInput
@@ -335,6 +340,27 @@ class MeteringActivities:
                     )
                     .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
                 )
+
+    def _depleted(
+        self, session: Session, billed_ids: list[uuid.UUID], hour: datetime
+    ) -> list[CreditsDepleted]:
+        """Prepaid accounts of the page at or below zero, each with its depletion's episode.
+
+        Read from the ledger, not from this attempt's deductions, so a retried page (whose
+        records are already in) answers the same.
+        """
+        found = []
+        for account_id, balance in session.execute(latest_balances(billed_ids)):
+            if balance > 0:
+                continue
+            episode = session.scalar(depletion_episode(account_id))
+            if episode is not None:
+                found.append(
+                    CreditsDepleted(
+                        account_id=str(account_id), episode=episode, balance=balance, hour=hour
+                    )
+                )
+        return found
 
     # -- reporting ---------------------------------------------------------------------------
     @activity.defn

@@ -14,6 +14,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
+from tenantry.credits_contracts import CreditsDepleted
+
 # --- task queues -------------------------------------------------------------------
 DEFAULT_TASK_QUEUE = "tenantry"
 
@@ -369,6 +371,9 @@ class MeterPageResult(BaseModel):
     lines: int = 0
     inserted: int = 0
     next_after: str | None = None
+    depleted: list[CreditsDepleted] = Field(
+        default_factory=list, description="prepaid accounts of the page at or below zero"
+    )
 
 
 class ReportUsageInput(BaseModel):

@@ -115,6 +115,8 @@ class CoreSettings(BaseSettings):
     checkout_expiry: Duration = timedelta(hours=24)
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)
+    # Prepaid accounts: how long pods keep running after the credits reach zero.
+    credits_grace: Duration = timedelta(hours=24)
     # A tenant's workflow continues-as-new past this many history events (Temporal may ask sooner).
     tenant_history_limit: int = 10_000
     # How long a short step (a database write, a Stripe call) may take before it is retried.

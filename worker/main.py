@@ -35,7 +35,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=workflows(),
-        activities=build_activities(settings),
+        activities=build_activities(settings, client),
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=settings.graceful_shutdown,

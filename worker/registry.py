@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from temporalio.client import Client
+
 from activities.billing import BillingActivities
+from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
 from activities.health import HealthActivities
 from activities.hetzner import HetznerActivities
@@ -31,6 +34,7 @@ from tenantry.clients import (
     stripe_meter_stream_client,
 )
 from tenantry.settings import CoreSettings
+from workflows.credits import CreditsWorkflow
 from workflows.metering import MeteringWorkflow
 from workflows.pod import PodWorkflow
 from workflows.signup import SignupWorkflow
@@ -38,7 +42,7 @@ from workflows.tenant import TenantWorkflow
 
 
 def workflows() -> list[type]:
-    return [SignupWorkflow, TenantWorkflow, PodWorkflow, MeteringWorkflow]
+    return [SignupWorkflow, TenantWorkflow, PodWorkflow, MeteringWorkflow, CreditsWorkflow]
 
 
 def control_plane_public_key(settings: CoreSettings) -> str:
@@ -52,7 +56,8 @@ def control_plane_public_key(settings: CoreSettings) -> str:
         ) from None
 
 
-def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
+def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callable[..., Any]]:
+    """`client` is for activities that message other workflows (credits -> pods)."""
     sync_sessions = make_sessionmaker(make_engine(settings.database_url))
     async_sessions = make_async_sessionmaker(make_async_engine(settings.database_url))
     route53 = route53_client(settings)
@@ -83,6 +88,13 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
         stripe_client(settings),
         stream_client=lambda token: stripe_meter_stream_client(settings, token),
     )
+    credits = CreditsActivities(
+        async_sessions,
+        client,
+        task_queue=settings.task_queue,
+        grace_seconds=settings.credits_grace.total_seconds(),
+        mailer=mail.send_email,
+    )
     stack = TenantStackActivities(async_sessions, ssh_key_path=settings.ssh_key_path)
     pod_hosts, pod_records = pod_activities(settings, async_sessions)
     return [
@@ -112,6 +124,10 @@ def build_activities(settings: CoreSettings) -> Sequence[Callable[..., Any]]:
         metering.meter_usage_page,
         metering.report_usage,
         metering.mark_hour_metered,
+        credits.credits_start_grace,
+        credits.credits_balance,
+        credits.credits_notify_depleted,
+        credits.credits_hibernate_pods,
     ]
 
 

@@ -4,7 +4,9 @@ Started by the `metering-hourly` schedule (no hour: the hour before the fire tim
 `POST /v1/admin/metering/run` and by `tenantry usage run --hour` (`metering-{hour}`).
 Each run meters its hour and, after an outage, the unmetered hours before it (up to the
 catch-up window), oldest first. Per hour: ensure Stripe meters, compute usage records in
-pages of billed accounts, report unreported records in batches, mark the hour metered.
+pages of billed accounts (a page that leaves prepaid accounts at or below zero starts
+or signals their `credits-{account_id}` workflows), report unreported records in
+batches, mark the hour metered.
 A page is one activity, so 10,000 pods are a few dozen activities, not 10,000.
 """
 
@@ -16,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.credits import CreditsActivities
     from activities.metering import MeteringActivities
     from tenantry.contracts import (
         ErrorType,
@@ -26,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         MeterPageInput,
         ReportUsageInput,
     )
+    from tenantry.credits_contracts import CreditsDepletedBatch
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -35,6 +39,7 @@ RETRY = RetryPolicy(
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
 HEARTBEAT = timedelta(seconds=30)
+CREDITS_PATCH = "credits-grace"  # histories from before prepaid depletion handling
 
 
 def _scheduled_time() -> datetime | None:
@@ -78,6 +83,16 @@ class MeteringWorkflow:
                 )
                 records += page.lines
                 result.inserted += page.inserted
+                if page.depleted and workflow.patched(CREDITS_PATCH):
+                    # Prepaid accounts left at or below zero: their credits workflows
+                    # (started or signalled) mail the owner and run the grace period.
+                    await workflow.execute_activity_method(
+                        CreditsActivities.credits_start_grace,
+                        CreditsDepletedBatch(accounts=page.depleted),
+                        start_to_close_timeout=PAGE_TIMEOUT,
+                        heartbeat_timeout=HEARTBEAT,
+                        retry_policy=RETRY,
+                    )
                 after = page.next_after
                 if after is None:
                     break

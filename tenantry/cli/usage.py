@@ -1,8 +1,10 @@
-"""`tenantry usage`: a team's usage (API key); metering runs and reconciliation (admin)."""
+"""`tenantry usage`: a team's usage (API key); metering runs, reconciliation and prepaid
+credits (admin)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
@@ -73,3 +75,52 @@ def reconcile(
             f"{result['stripe_total']}, {len(result['differences'])} difference(s)")  # fmt: skip
     if result["differences"]:
         raise typer.Exit(1)
+
+
+@app.command("add-credits")
+def add_credits(
+    account_id: Annotated[str, typer.Argument(help="the account (a team owner) to credit")],
+    amount: Annotated[str, typer.Option("--amount", help="USD, e.g. 25.00")],
+    reference: Annotated[
+        str, typer.Option(help="your unique id for this top-up; repeating it adds nothing")
+    ],
+    reason: Annotated[str | None, typer.Option(help="shown in the ledger")] = None,
+    api_url: ApiUrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add prepaid credits once per reference; ends a depletion's grace period (admin)."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        fail(f"amount: not a number: {amount!r}", EXIT_BAD_INPUT)
+    if not value.is_finite() or value <= 0:
+        fail(f"amount: must be more than zero: {amount!r}", EXIT_BAD_INPUT)
+    cli = Cli.from_options(api_url, token, as_json)
+    body = {"amount_usd": str(value), "reference": reference}
+    if reason:
+        body["reason"] = reason
+    result = cli.call("POST", f"/v1/admin/accounts/{account_id}/credits", json=body)
+    done = "added" if result["applied"] else "already added before (nothing changed)"
+    cli.out(result, f"${result['amount_usd']} {done}; balance ${result['balance_usd']}")
+
+
+@app.command("credits")
+def credits(
+    account_id: Annotated[str, typer.Argument(help="the account (a team owner)")],
+    api_url: ApiUrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An account's credit balance and latest ledger entries (admin)."""
+    cli = Cli.from_options(api_url, token, as_json)
+    view = cli.call("GET", f"/v1/admin/accounts/{account_id}/credits")
+    if not view["prepaid"]:
+        cli.out(view, "not prepaid (no credits ledger entry): usage is invoiced through Stripe")
+        return
+    rows = [{**e, "at": str(e["at"])[:19]} for e in view["entries"]]
+    cli.out(
+        view,
+        f"balance ${view['balance_usd']}\n"
+        + table(rows, ["at", "delta_usd", "balance_usd", "reason", "reference"]),
+    )
