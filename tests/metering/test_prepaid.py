@@ -22,17 +22,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Replayer
 
-from db.models import Account, CreditEntry, PodEvent
+from db.models import CreditEntry, PodEvent
 from db.session import make_engine
 from tenantry.contracts import SA_ACCOUNT_ID, SA_STAGE
 from tenantry.credits_contracts import credits_workflow_id
 from tenantry.metering import FREE_SECONDS_PER_MONTH, month_start, utc_hour
 from tenantry.temporal import DATA_CONVERTER
+from tests.api.test_team import _invite
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import create, status, wait
@@ -70,13 +71,12 @@ def account(stack: Stack, email: str) -> tuple[str, str]:
     return response.json()["account_id"], response.json()["api_key"]
 
 
-def join_team(database_url: str, member: str, owner: str) -> None:
-    engine = make_engine(database_url)
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Account).where(Account.id == uuid.UUID(member)).values(team_owner_id=owner)
-        )
-    engine.dispose()
+def join_team(stack: Stack, owner_key: str, member_key: str, member_email: str) -> None:
+    """The member joins the owner's team with the mailed invite token."""
+    token = _invite(stack.api, owner_key, member_email, stack.mailbox)
+    with stack.api.client(member_key) as http:
+        joined = http.post("/v1/team/join", json={"token": token})
+    assert joined.status_code == 200, joined.text
 
 
 def top_up(stack: Stack, account_id: str, amount: str, reference: str) -> Any:
@@ -116,9 +116,10 @@ async def test_an_empty_balance_mails_once_then_hibernates_unless_topped_up(
     run = uuid.uuid4().hex[:6]
     owner_email, solo_email = f"broke-{run}@example.com", f"saved-{run}@example.com"
     owner, owner_key = account(stack, owner_email)
-    member, member_key = account(stack, f"member-{run}@example.com")
+    member_email = f"member-{run}@example.com"
+    member, member_key = account(stack, member_email)
     solo, solo_key = account(stack, solo_email)
-    join_team(database_url, member, owner)
+    join_team(stack, owner_key, member_key, member_email)
 
     # Top-ups: once per reference, for the billed account only, with the CONTRACT's errors.
     first = top_up(stack, owner, "0.005", "seed-1")
