@@ -174,3 +174,13 @@ class PodActivity(BaseModel):
     pod_id: str
     at: datetime
     source: str
+
+
+class PodRoutes(BaseModel):
+    """A pod's edge routes: for each service, its container's ``host:port``, or None for
+    the waker (the pod is not running: requests go to the API's wake endpoint)."""
+
+    pod_id: str
+    account_id: str
+    name: str
+    targets: dict[str, str | None]

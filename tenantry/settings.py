@@ -103,6 +103,17 @@ class CoreSettings(BaseSettings):
     host_heartbeat_timeout: Duration = timedelta(seconds=90)
     pod_step_heartbeat: Duration = timedelta(seconds=10)
 
+    # The edge (Caddy): its admin API and the HTTP server there that holds pod routes.
+    # Pods are served at {service}-{pod}-{account}.{pod_base_domain} (see tenantry.edge)
+    # on the edge's public scheme and port; requests for a pod that is not running go to
+    # the API's wake endpoint, which Caddy dials at edge_wake_upstream (host:port).
+    caddy_admin_url: str = "http://127.0.0.1:2019"
+    edge_server: str = "edge"
+    pod_base_domain: str = "pods.localhost"
+    edge_public_scheme: Literal["http", "https"] = "http"
+    edge_public_port: int = Field(default=8080, ge=1, le=65535)
+    edge_wake_upstream: str = "127.0.0.1:8000"
+
     # Where customers reach the API (links in mails and Checkout redirects)
     public_url: str = "http://127.0.0.1:8000"
     tenant_app_image: str = "ghcr.io/tenantry/tenant-app:stable"
@@ -182,6 +193,14 @@ class WorkerSettings(CoreSettings):
     max_concurrent_activities: int = 100
     activity_threads: int = 32
     graceful_shutdown: Duration = timedelta(seconds=30)
+
+
+class EdgeAgentSettings(CoreSettings):
+    """The edge agent (`tenantry edge-agent`): Caddy's access log, reported as pod activity
+    to the API at `public_url` with the host bootstrap token, once per interval."""
+
+    edge_access_log: Path = Path(".tenantry/caddy/access.log")
+    edge_report_interval: Duration = timedelta(seconds=10)
 
 
 class CliSettings(BaseSettings):
