@@ -14,6 +14,7 @@ from api.ratelimit import RateLimiter
 from api.routers import (
     admin,
     credits,
+    edge,
     health,
     hosts,
     metering,
@@ -59,7 +60,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     install_metrics(app, app.state.metrics)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
     routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team, pods, hosts)
-    for module in (*routers, metering, usage, credits):
+    for module in (*routers, metering, usage, credits, edge):
         app.include_router(module.router)
     app.include_router(hosts.admin_router)
     return app

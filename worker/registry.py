@@ -14,6 +14,7 @@ from temporalio.client import Client
 from activities.billing import BillingActivities
 from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
+from activities.edge import EdgeActivities
 from activities.health import HealthActivities
 from activities.hetzner import HetznerActivities
 from activities.mail import MailActivities
@@ -25,6 +26,7 @@ from activities.records import RecordActivities
 from activities.tenant_stack import TenantStackActivities
 from activities.userdata import TenantUserData
 from db.session import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker
+from tenantry.caddy import CaddyAdmin
 from tenantry.clients import (
     hetzner_client,
     hosted_zone_id,
@@ -97,9 +99,16 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
     )
     stack = TenantStackActivities(async_sessions, ssh_key_path=settings.ssh_key_path)
     pod_hosts, pod_records = pod_activities(settings, async_sessions)
+    edge = EdgeActivities(
+        CaddyAdmin(settings.caddy_admin_url, settings.edge_server),
+        base_domain=settings.pod_base_domain,
+        wake_upstream=settings.edge_wake_upstream,
+    )
     return [
         *pod_hosts,
         *pod_records,
+        edge.edge_route_pod,
+        edge.edge_remove_pod_routes_if_present,
         records.save_signup,
         records.log_provisioning,
         records.ensure_tenant,

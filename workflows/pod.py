@@ -11,7 +11,12 @@ runs its container there over SSH. Afterwards the workflow waits for updates:
   one before it is tried.
 - `keepalive`: counts as activity; with an idle timeout, a running pod that sees no
   activity for that long hibernates by itself.
-- `destroy`: remove the container, the workspace, every snapshot and the pod's secrets.
+- `destroy`: remove the container, the workspace, every snapshot, the pod's edge routes
+  and its secrets.
+
+At the edge (Caddy), each service of a running pod is routed to its container; from the
+moment a pod starts to hibernate its hostnames are routed to the waker (the API's wake
+endpoint, which restores the pod on the next request), and destroying removes them.
 
 Validators refuse requests that conflict with what the pod is doing (`Conflict`, which
 the API answers with 409); repeating a request that is already under way is accepted.
@@ -31,6 +36,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.edge import EDGE_REJECTED, EdgeActivities
     from activities.pod_hosts import PodHostActivities
     from activities.pod_records import PodRecordActivities
     from activities.pods_models import ContainerInfo, SnapshotRef
@@ -43,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         PodPlacement,
         PodRequest,
         PodRestoreInput,
+        PodRoutes,
         PodRunInput,
         PodSnapshotInput,
         PodSnapshotRecord,
@@ -73,6 +80,14 @@ UNDO_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["HostKeyMismatch", "HostAuthFailed", "PodConflict"],
 )
+# The edge: waited for as long as it takes (a pod is only up once it can be reached); a
+# route Caddy refuses is a bug no retry fixes, and is logged rather than failing the pod.
+EDGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[EDGE_REJECTED],
+)
+EDGE_TIMEOUT = timedelta(seconds=30)
 DB_TIMEOUT = timedelta(seconds=30)
 HOST_TIMEOUT = timedelta(minutes=15)
 
@@ -271,6 +286,8 @@ class PodWorkflow:
         source = self._pending_source  # who asked: api, idle, credits
         self._s.error = None
         await self._record(PodStatus.HIBERNATING, status_reason=source)
+        # From now on a request for the pod wakes it (once it is hibernated).
+        await self._route(None)
         call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
         snapshot_id = str(workflow.uuid4())
         key = f"pods/{self._s.account_id}/{self._s.pod_id}/{snapshot_id}.tar.zst"
@@ -355,6 +372,7 @@ class PodWorkflow:
 
     async def _destroy(self) -> None:
         await self._record(PodStatus.DESTROYING)
+        await self._unroute()
         await self._free_host()
         for snap in list(self._s.snapshots):
             await self._delete_snapshot(snap.ref)
@@ -370,8 +388,50 @@ class PodWorkflow:
             await self._delete_snapshot(old.ref)
             await self._snapshot_row(old.snapshot_id, "deleted", ref=old.ref)
 
+    # -- the edge ---------------------------------------------------------------------
+    def _edge(self) -> bool:
+        """Whether this point of the pod's history routes the pod at the edge.
+
+        Histories from before the edge have no route commands; the patch keeps them
+        replaying. Its id carries the pod's event sequence number so that each status
+        change decides anew: a patch id is decided once per run, so with one fixed id a
+        pod whose workflow began before the edge would decide "no" while replaying its
+        first change and stay off the edge until it continued-as-new; this way it is
+        routed from its next change on.
+        """
+        return workflow.patched(f"pod-edge-routes-{self._s.event_seq}")
+
+    async def _route(self, info: ContainerInfo | None) -> None:
+        """Routes each service to the container's published port, or (None) to the waker."""
+        if not self._edge():
+            return
+        targets: dict[str, str | None] = {svc.name: None for svc in self._s.spec.services}
+        if info is not None:
+            targets.update({p.name: f"{p.host_address}:{p.host_port}" for p in info.ports})
+        routes = PodRoutes(
+            pod_id=self._s.pod_id,
+            account_id=self._s.account_id,
+            name=self._s.name,
+            targets=targets,
+        )
+        await self._edge_call(EdgeActivities.edge_route_pod, routes)
+
+    async def _unroute(self) -> None:
+        if self._edge():
+            await self._edge_call(EdgeActivities.edge_remove_pod_routes_if_present, self._s.pod_id)
+
+    async def _edge_call(self, fn: Callable[..., Awaitable[Any]], arg: Any) -> None:
+        try:
+            await workflow.execute_activity_method(
+                fn, arg, start_to_close_timeout=EDGE_TIMEOUT, retry_policy=EDGE_RETRY
+            )
+        except ActivityError as err:
+            workflow.logger.warning("pod %s: edge not updated: %s", self._s.pod_id, _reason(err))
+
     # -- building blocks --------------------------------------------------------------
     async def _running(self, info: ContainerInfo, source: str) -> None:
+        # Routed before it is recorded running: a running pod's URL answers.
+        await self._route(info)
         self._s.container = info
         self._s.last_activity = workflow.now()
         self._s.last_activity_source = source

@@ -1,6 +1,10 @@
 """Pods of the calling account (API key): create, list, show, hibernate, restore,
 keep alive, destroy. Another account's pod answers 404 on every route.
 
+A running pod's `urls` are its services' public URLs at the edge
+(`{service}-{pod}-{account}.{pod_base_domain}`, see `tenantry.edge`); a pod whose
+hostnames could not be DNS labels, or would be another live pod's, is refused at create.
+
 The API validates and records; the pod's workflow (`pod-{pod_id}`) does the work.
 Requests that conflict with what a pod is doing are refused by the workflow's update
 validators and answered with 409.
@@ -30,9 +34,18 @@ from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import Account, Host, Pod, Snapshot
 from tenantry.contracts import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE, pod_workflow_id
+from tenantry.edge import (
+    account_handle,
+    handle_id_range,
+    label_problem,
+    pod_hostname,
+    pod_labels,
+    pod_url,
+)
 from tenantry.plans import PodTier
 from tenantry.pod_config import PodConfigError, parse_pod_config
 from tenantry.pod_contracts import PodErrorType, PodInput, PodRequest, PodState, PodStatus
+from tenantry.settings import ApiSettings
 from workflows.pod import PodWorkflow
 
 router = APIRouter(prefix="/v1/pods", tags=["pods"])
@@ -102,6 +115,10 @@ async def create_pod(
     tier = body.tier or config.tier or PodTier.SMALL
     if config.tier and body.tier and config.tier != body.tier:
         raise _invalid("config.tier", f"differs from the request's tier {body.tier.value!r}")
+    services = [svc.name for svc in config.services]
+    if problem := label_problem(services, name):
+        raise _invalid("name", problem)
+    await _refuse_hostname_clash(session, account, services, name)
 
     pod_id = uuid.uuid4()
     pod = Pod(
@@ -161,7 +178,9 @@ async def create_pod(
 
 
 @router.get("", response_model=list[PodView])
-async def list_pods(*, account: CurrentAccount, session: SessionDep) -> list[PodView]:
+async def list_pods(
+    *, account: CurrentAccount, session: SessionDep, settings: SettingsDep
+) -> list[PodView]:
     pods = (
         await session.scalars(
             select(Pod)
@@ -169,12 +188,14 @@ async def list_pods(*, account: CurrentAccount, session: SessionDep) -> list[Pod
             .order_by(Pod.created_at.desc())
         )
     ).all()
-    return [await _view(session, pod) for pod in pods]
+    return [await _view(session, settings, pod) for pod in pods]
 
 
 @router.get("/{pod_id}", response_model=PodView)
-async def get_pod(*, pod_id: str, account: CurrentAccount, session: SessionDep) -> PodView:
-    return await _view(session, await _own_pod(session, account, pod_id))
+async def get_pod(
+    *, pod_id: str, account: CurrentAccount, session: SessionDep, settings: SettingsDep
+) -> PodView:
+    return await _view(session, settings, await _own_pod(session, account, pod_id))
 
 
 @router.post("/{pod_id}/hibernate", status_code=202, response_model=PodAccepted)
@@ -224,6 +245,55 @@ def _name_problem(name: str) -> str | None:
     return None if POD_NAME.match(name) else "1-32 lowercase letters, digits and hyphens"
 
 
+def pod_services(pod: Pod) -> list[str]:
+    """The names of the pod's services, from its stored (public) config."""
+    services = (pod.config.get("pod") or {}).get("services") or []
+    return [str(s["name"]) for s in services if isinstance(s, dict) and "name" in s]
+
+
+async def _refuse_hostname_clash(
+    session: SessionDep, account: Account, services: list[str], name: str
+) -> None:
+    """409 when a live pod already has one of the new pod's hostnames (see `tenantry.edge`).
+
+    The account's row is locked until the pod is committed, so two creates of one account
+    cannot both pass; accounts sharing the handle are rare enough to check unlocked.
+    """
+    await session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    id_range = handle_id_range(account_handle(account.id))
+    assert id_range is not None
+    live = await session.scalars(
+        select(Pod).where(
+            Pod.account_id.between(*id_range), Pod.status != PodStatus.DESTROYED.value
+        )
+    )
+    wanted = pod_labels(services, name)
+    for other in live:
+        if other.name == name and other.account_id == account.id:
+            continue  # the name's own uniqueness answers this one (409 on insert)
+        if clash := wanted & pod_labels(pod_services(other), other.name):
+            label = sorted(clash)[0]
+            raise ApiError(
+                409,
+                "conflict",
+                f"hostname {label}-{account_handle(account.id)} is taken by pod {other.name!r}; "
+                "choose another pod name",
+                {"fields": [{"field": "name", "message": "hostname taken"}]},
+            )
+
+
+def edge_urls(settings: ApiSettings, pod: Pod) -> dict[str, str]:
+    """The pod's services' public URLs at the edge."""
+    return {
+        service: pod_url(
+            pod_hostname(service, pod.name, pod.account_id, settings.pod_base_domain),
+            scheme=settings.edge_public_scheme,
+            port=settings.edge_public_port,
+        )
+        for service in pod_services(pod)
+    }
+
+
 async def _own_pod(session: SessionDep, account: Account, pod_id: str) -> Pod:
     """The caller's pod; anything else (another account's, malformed ids) is 404."""
     try:
@@ -236,7 +306,7 @@ async def _own_pod(session: SessionDep, account: Account, pod_id: str) -> Pod:
     return pod
 
 
-async def _view(session: SessionDep, pod: Pod) -> PodView:
+async def _view(session: SessionDep, settings: ApiSettings, pod: Pod) -> PodView:
     host = await session.get(Host, pod.host_id) if pod.host_id else None
     snap = await session.scalar(
         select(Snapshot)
@@ -245,14 +315,13 @@ async def _view(session: SessionDep, pod: Pod) -> PodView:
         .limit(1)
     )
     running = pod.status == PodStatus.RUNNING.value
-    endpoints: dict[str, str] = dict(pod.config.get("endpoints") or {}) if running else {}
     return PodView(
         pod_id=str(pod.id),
         name=pod.name,
         tier=pod.tier,
         status=pod.status,
         host=host.name if host else None,
-        urls=endpoints,
+        urls=edge_urls(settings, pod) if running else {},
         last_activity=pod.last_activity_at,
         last_activity_source=pod.last_activity_source,
         idle_timeout=pod.idle_timeout_seconds,

@@ -76,3 +76,38 @@ def get_ok(url: str) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.1)
     return httpx.get(url, timeout=5)
+
+
+def edge_get(stack: Stack, url: str, path: str = "/", timeout: float = 10) -> httpx.Response:
+    """GET a pod's public URL through the stack's Caddy, with the URL's Host (no DNS)."""
+    assert stack.caddy is not None, "build the stack with pods=True"
+    host = httpx.URL(url).netloc.decode()
+    return httpx.get(f"{stack.caddy.url}{path}", headers={"Host": host}, timeout=timeout)
+
+
+def wait_edge(
+    stack: Stack, url: str, path: str = "/", *, until: int = 200, timeout: float = 60
+) -> httpx.Response:
+    """Asks for the URL through the edge until it answers `until` (as a refreshing browser)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = edge_get(stack, url, path)
+        if response.status_code == until:
+            return response
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{url}{path} still answers {response.status_code}: {response.text[:300]}\n"
+                f"{stack.worker_logs()}"
+            )
+        time.sleep(0.2)
+
+
+def edge_route(stack: Stack, pod_id: str, service: str = "http") -> dict[str, Any] | None:
+    """The pod's route in Caddy's config, as the admin API shows it (None: no route)."""
+    assert stack.caddy is not None
+    response = httpx.get(f"{stack.caddy.admin_url}/id/pod-{pod_id}-{service}", timeout=10)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    route: dict[str, Any] = response.json()
+    return route

@@ -1,0 +1,131 @@
+"""The waker: where the edge sends requests for pods that are not running.
+
+Caddy routes a hibernated pod's hostnames here (rewritten to `/v1/edge/wake`, the Host
+kept). The pod is found by its hostname (`tenantry.edge`); a hibernated pod (or a failed
+one with a snapshot) is asked to restore with source `wake`, and every answer for a pod
+that will run again is 503 with a small "waking up" page that refreshes itself (and
+`Retry-After`), until the pod runs and the edge routes the same URL to it. Unknown and
+destroyed pods answer 404.
+
+It is public, so it must stay cheap under a flood of refreshes: a lookup by primary-key
+range and account, and a restore update only while the database says the pod is
+hibernated, at most once per pod every `WAKE_EVERY` seconds from one API process. The
+workflow accepts a repeated restore while one is pending or running, so the rare extra
+request changes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routers.pods import pod_services
+from db.models import Pod
+from tenantry.contracts import pod_workflow_id
+from tenantry.edge import handle_id_range, split_hostname
+from tenantry.pod_contracts import PodRequest, PodState, PodStatus
+
+router = APIRouter(prefix="/v1/edge", tags=["edge"])
+
+REFRESH_SECONDS = 3
+WAKE_EVERY = 2.0
+_recent_wakes: dict[uuid.UUID, float] = {}
+_COMING_BACK = {
+    PodStatus.CREATING.value: "is being created",
+    PodStatus.RUNNING.value: "is starting",
+    PodStatus.HIBERNATING.value: "is going to sleep; it wakes up right after",
+    PodStatus.HIBERNATED.value: "is waking up",
+    PodStatus.RESTORING.value: "is waking up",
+}
+
+
+async def find_pod_by_host(session: SessionDep, host: str, base_domain: str) -> Pod | None:
+    """The live pod (not destroyed) one of whose service hostnames is `host`."""
+    parts = split_hostname(host, base_domain)
+    if parts is None:
+        return None
+    local, handle = parts
+    id_range = handle_id_range(handle)
+    if id_range is None:
+        return None
+    candidates = await session.scalars(
+        select(Pod).where(
+            Pod.account_id.between(*id_range), Pod.status != PodStatus.DESTROYED.value
+        )
+    )
+    for pod in candidates:
+        if local in {f"{service}-{pod.name}" for service in pod_services(pod)}:
+            return pod
+    return None
+
+
+def _page(status: int, title: str, text: str, *, refresh: bool) -> HTMLResponse:
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
+    body = (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"{meta}<title>{html.escape(title)}</title></head>"
+        '<body style="font-family: sans-serif; text-align: center; margin-top: 20vh">'
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>\n"
+    )
+    headers = {"Cache-Control": "no-store"}
+    if refresh:
+        headers["Retry-After"] = str(REFRESH_SECONDS)
+    return HTMLResponse(body, status_code=status, headers=headers)
+
+
+def _due(pod_id: uuid.UUID) -> bool:
+    """True at most once per pod every WAKE_EVERY seconds (in this process)."""
+    now = time.monotonic()
+    if now - _recent_wakes.get(pod_id, -WAKE_EVERY) < WAKE_EVERY:
+        return False
+    if len(_recent_wakes) > 10_000:
+        _recent_wakes.clear()
+    _recent_wakes[pod_id] = now
+    return True
+
+
+async def _ask_restore(temporal: TemporalDep, pod: Pod) -> bool:
+    """Asks the pod's workflow to restore (source `wake`); False when it refused."""
+    handle = temporal.get_workflow_handle(pod_workflow_id(str(pod.id)))
+    try:
+        await handle.execute_update("restore", PodRequest(source="wake"), result_type=PodState)
+    except WorkflowUpdateFailedError:
+        return False  # e.g. a failed pod with no snapshot left: nothing to wake
+    except RPCError:
+        return True  # Temporal is busy or away: the next refresh asks again
+    return True
+
+
+@router.api_route(
+    "/wake",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    response_class=HTMLResponse,
+    responses={404: {"description": "no such pod"}, 503: {"description": "waking up"}},
+)
+async def wake(
+    *, request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> HTMLResponse:
+    """A request for a pod that is not running: wake it, and say so (503, refreshing)."""
+    host = request.headers.get("host", "")
+    pod = await find_pod_by_host(session, host, settings.pod_base_domain)
+    if pod is None or pod.status == PodStatus.DESTROYING.value:
+        return _page(404, "No such pod", f"Nothing is served at {host}.", refresh=False)
+    asleep = pod.status in (PodStatus.HIBERNATED.value, PodStatus.FAILED.value)
+    if asleep and _due(pod.id) and not await _ask_restore(temporal, pod):
+        return _page(
+            503,
+            f"{pod.name} has failed",
+            "It cannot be woken up; its owner can see why with `tenantry pods show`.",
+            refresh=False,
+        )
+    doing = _COMING_BACK.get(pod.status, "is waking up")
+    text = f"{pod.name} {doing}. This page reloads by itself."
+    return _page(503, f"{pod.name} is waking up", text, refresh=True)
