@@ -39,6 +39,14 @@ def worker() -> None:
     run_worker()
 
 
+@app.command("edge-agent")
+def edge_agent() -> None:
+    """Follow the edge proxy's access log and report pod traffic as activity (source proxy)."""
+    from tenantry.edge_agent import run_edge_agent
+
+    run_edge_agent()
+
+
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest revision (alembic upgrade head)."""
