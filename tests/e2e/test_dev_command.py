@@ -232,6 +232,14 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
         assert urls["API docs"] == f"{api}/docs"
         assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
         assert httpx.get(f"{api}/docs", timeout=10).status_code == 200
+    if "caddy" in processes:
+        # The edge: its admin API, and a 404 for a host that is no pod's.
+        admin = f"http://{host}:{env['TENANTRY_DEV_CADDY_ADMIN_PORT']}"
+        assert urls["Caddy admin"] == admin
+        assert "edge-agent" in processes
+        edge = f"http://{host}:{env['TENANTRY_DEV_CADDY_PORT']}"
+        stranger = httpx.get(edge, headers={"Host": "http-x-0123456789ab.pods.localhost"})
+        assert stranger.status_code == 404, stranger.text
     token = admin_token(first.output)
 
     # Leave state behind in Temporal and in the mail sink for the second run to find.
