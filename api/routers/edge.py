@@ -5,7 +5,9 @@ kept). The pod is found by its hostname (`tenantry.edge`); a hibernated pod (or 
 one with a snapshot) is asked to restore with source `wake`, and every answer for a pod
 that will run again is 503 with a small "waking up" page that refreshes itself (and
 `Retry-After`), until the pod runs and the edge routes the same URL to it. Unknown and
-destroyed pods answer 404.
+destroyed pods answer 404. A pod hibernated because its account's prepaid credits ran
+out is not woken by traffic (that would run it, unpaid, until the next metering run
+hibernates it again): its page says so, and its owner can still restore it explicitly.
 
 It is public, so it must stay cheap under a flood of refreshes: a lookup by primary-key
 range and account, and a restore update only while the database says the pod is
@@ -118,6 +120,13 @@ async def wake(
     pod = await find_pod_by_host(session, host, settings.pod_base_domain)
     if pod is None or pod.status == PodStatus.DESTROYING.value:
         return _page(404, "No such pod", f"Nothing is served at {host}.", refresh=False)
+    if pod.status == PodStatus.HIBERNATED.value and pod.status_reason == "credits":
+        return _page(
+            503,
+            f"{pod.name} is paused",
+            "Its account's prepaid credits ran out; its owner can top up and restore it.",
+            refresh=False,
+        )
     asleep = pod.status in (PodStatus.HIBERNATED.value, PodStatus.FAILED.value)
     if asleep and _due(pod.id) and not await _ask_restore(temporal, pod):
         return _page(

@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from temporalio.client import Client
 
 from db.models import PodEvent
 from db.session import make_engine
+from tenantry.pod_contracts import PodRequest, PodState, PodStatus
 from tests.fixtures.stack import Stack
 from tests.support.pods import (
     POD_CONFIG,
@@ -97,8 +99,11 @@ def test_traffic_keeps_a_pod_up_silence_hibernates_it_and_a_request_wakes_it(
     assert edge_get(stack, url).status_code == 404
 
 
-def test_wake_endpoint_finds_pods_by_hostname_only(pod_stack: Stack) -> None:
-    """The API side of the waker: unknown and foreign hostnames are 404, nothing is woken."""
+async def test_the_waker_finds_pods_by_hostname_and_leaves_unpaid_ones_asleep(
+    pod_stack: Stack, temporal_client: Client
+) -> None:
+    """The API side of the waker: unknown and foreign hostnames are 404, nothing is woken;
+    a pod hibernated because its prepaid credits ran out stays hibernated."""
     stack = pod_stack
     key = stack.new_account("waker@example.com")
     pod_id = create(stack, key, "api")
@@ -123,6 +128,18 @@ def test_wake_endpoint_finds_pods_by_hostname_only(pod_stack: Stack) -> None:
         answer = wake(stranger)
         assert answer.status_code == 404, (stranger, answer.text)
         assert "No such pod" in answer.text
+
+    # Hibernated as CreditsWorkflow does it (source credits): traffic does not wake it.
+    handle = temporal_client.get_workflow_handle(f"pod-{pod_id}")
+    await handle.execute_update("hibernate", PodRequest(source="credits"), result_type=PodState)
+    pod = wait(stack, key, pod_id, status("hibernated", "failed"))
+    assert (pod["status"], pod["status_reason"]) == ("hibernated", "credits"), pod
+    paused = edge_get(stack, f"http://{host}")
+    assert paused.status_code == 503 and "is paused" in paused.text, paused.text
+    assert "retry-after" not in paused.headers
+    state = await handle.query("state", result_type=PodState)
+    assert (state.status, state.pending) == (PodStatus.HIBERNATED, None)
+
     with stack.api.client(key) as http:
         assert http.delete(f"/v1/pods/{pod_id}").status_code == 202
     wait(stack, key, pod_id, status("destroyed"))
