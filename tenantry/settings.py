@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
@@ -210,3 +210,38 @@ class CliSettings(BaseSettings):
 
     api_url: str = "http://127.0.0.1:8000"
     token: SecretStr | None = None
+
+
+class HostAgentSettings(BaseSettings):
+    """`tenantry host-agent` on a pod host: the API, who this host is, how often it reports.
+
+    Capacity defaults to this machine's CPUs and memory; ``DOCKER_HOST`` (Docker's own
+    variable) names the daemon that runs the host's pods.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    env: Literal["dev", "test", "production"] = "dev"
+    api_url: str = "http://127.0.0.1:8000"
+    host_bootstrap_token: SecretStr = _placeholder("host-bootstrap-token")
+    host_name: str | None = None
+    host_address: str | None = None
+    host_ssh_port: int = Field(default=22, ge=1, le=65535)
+    host_key_file: Path = Path("/etc/ssh/ssh_host_ed25519_key.pub")
+    host_cpu_millis: int | None = Field(default=None, ge=0)
+    host_memory_mb: int | None = Field(default=None, ge=0)
+    host_heartbeat_interval: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    docker_host: str = Field(
+        default="unix:///var/run/docker.sock",
+        validation_alias=AliasChoices("TENANTRY_DOCKER_HOST", "DOCKER_HOST"),
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_token(self) -> HostAgentSettings:
+        if self.env == "production" and _is_placeholder(
+            self.host_bootstrap_token.get_secret_value()
+        ):
+            raise ValueError("production refuses a placeholder TENANTRY_HOST_BOOTSTRAP_TOKEN")
+        return self
