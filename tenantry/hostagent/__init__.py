@@ -62,6 +62,7 @@ def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
         format="%(asctime)s %(levelname)s host-agent: %(message)s",
         stream=sys.stdout,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,317 @@
+"""`tenantry host-agent` as real processes on the test pod hosts, against the real stack.
+
+Sessions are real: `ssh` into the pod host (strict host-key checking against the pinned
+known_hosts), then `docker exec` into the pod, as a user on the host would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.docker import DockerDaemon
+from devstack.podhost import generate_keypair
+from devstack.procs import ManagedProcess, free_port
+from tenantry.hostagent.docker import DockerEngine, engine_client
+from tests.fixtures.api import ADMIN_TOKEN, HOST_TOKEN
+from tests.fixtures.stack import Stack
+from tests.support.pods import POD_CONFIG, containers_of, create, status, wait
+
+TENANTRY = Path(sys.executable).with_name("tenantry")
+
+
+def cli_hosts(stack: Stack) -> dict[str, dict[str, Any]]:
+    """`tenantry hosts list --json` as an operator runs it, by host name."""
+    result = subprocess.run(
+        [str(TENANTRY), "hosts", "list", "--json", "--api-url", stack.api.url],
+        env={"TENANTRY_TOKEN": ADMIN_TOKEN, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return {h["name"]: h for h in json.loads(result.stdout)}
+
+
+def ssh_into_pod(stack: Stack, host_name: str, pod_id: str, *argv: str) -> subprocess.Popen[str]:
+    """`ssh host docker exec pod-<id> ...`: a session into the pod through its host."""
+    assert stack.pod_hosts is not None
+    host = next(h for h in stack.pod_hosts.hosts if h.name == host_name)
+    command = ["ssh", "-i", str(stack.pod_hosts.client_key)]
+    command += ["-o", f"UserKnownHostsFile={stack.pod_hosts.known_hosts}"]
+    command += ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"]
+    command += ["-p", str(host.port), f"{host.user}@{host.address}"]
+    command += ["docker", "exec", f"pod-{pod_id}", *argv]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def host_of(stack: Stack, name: str) -> dict[str, Any]:
+    with stack.api.admin() as admin:
+        hosts = {h["name"]: h for h in admin.get("/v1/admin/hosts").json()}
+    return dict(hosts[name])
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str, logs: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not within {timeout}s\n{logs}")
+        time.sleep(0.2)
+
+
+def test_an_ssh_session_into_a_pod_keeps_it_up_and_it_hibernates_after(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    stack = stack_factory(pods=True)
+    stack.start_host_agent(0)
+    stack.start_host_agent(1)
+    key = stack.new_account("sessions@example.com")
+    pod_id = create(stack, key, "busy", POD_CONFIG + "idle_timeout: 6s\n")
+    pod = wait(stack, key, pod_id, status("running", "failed"))
+    assert pod["status"] == "running", pod["error"]
+    host_name = pod["host"]
+
+    # The agent reports the pod's limits as its host's usage.
+    eventually(
+        lambda: host_of(stack, host_name)["used_memory_mb"] == 1024,
+        10,
+        "usage on the pod's host",
+        stack.agent_logs(),
+    )
+
+    # A session into the pod for 15 s: more than twice the idle timeout.
+    session = ssh_into_pod(stack, host_name, pod_id, "sleep", "15")
+    try:
+        began = time.monotonic()
+        while time.monotonic() - began < 14:
+            assert session.poll() is None, session.communicate()
+            with stack.api.client(key) as http:
+                pod = http.get(f"/v1/pods/{pod_id}").json()
+            assert pod["status"] == "running", f"{pod}\n{stack.agent_logs()}"
+            time.sleep(1)
+        assert pod["last_activity_source"] == "ssh"
+        _, err = session.communicate(timeout=30)
+        assert session.returncode == 0, err
+    finally:
+        if session.poll() is None:
+            session.kill()
+
+    # The session is over: silence, and the pod hibernates by itself.
+    pod = wait(stack, key, pod_id, status("hibernated", "failed"), timeout=60)
+    assert pod["status"] == "hibernated", pod["error"]
+    assert containers_of(stack, pod_id) == []
+    eventually(
+        lambda: host_of(stack, host_name)["used_memory_mb"] == 0,
+        10,
+        "usage back to 0",
+        stack.agent_logs(),
+    )
+
+
+def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    stack = stack_factory(pods=True, host_heartbeat_timeout=3)
+    first = stack.start_host_agent(0, interval=0.5)
+    stack.start_host_agent(1, interval=0.5)
+    hosts = cli_hosts(stack)
+    assert {n: h["available"] for n, h in hosts.items()} == {"host-1": True, "host-2": True}
+    assert hosts["host-1"]["capacity_cpu_millis"] == 4000
+
+    first.kill()  # the agent dies with its host: no goodbye
+    time.sleep(4)
+    hosts = cli_hosts(stack)
+    assert hosts["host-1"]["available"] is False
+    assert hosts["host-1"]["status"] == "offline"
+    assert hosts["host-2"]["available"] is True
+
+    key = stack.new_account("placement@example.com")
+    pod_id = create(stack, key, "elsewhere")
+    pod = wait(stack, key, pod_id, status("running", "failed"))
+    assert pod["status"] == "running", pod["error"]
+    assert pod["host"] == "host-2"
+
+    stack.start_host_agent(0, interval=0.5)
+    hosts = cli_hosts(stack)
+    assert hosts["host-1"]["available"] is True
+    assert hosts["host-1"]["status"] == "active"
+
+    with stack.api.client(key) as http:
+        assert http.delete(f"/v1/pods/{pod_id}").status_code in (200, 202)
+    wait(stack, key, pod_id, status("destroyed"))
+
+
+def test_a_host_key_other_than_the_pinned_one_is_fatal(
+    stack_factory: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = stack_factory(pods=True, start_worker=False)
+    stack.register_pod_hosts()  # host-1 is known with its real key
+    assert stack.pod_hosts is not None
+    host = stack.pod_hosts.hosts[0]
+    impostor = generate_keypair(tmp_path / "impostor", "impostor")
+    result = subprocess.run(
+        [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
+        env={
+            "TENANTRY_HOST_BOOTSTRAP_TOKEN": HOST_TOKEN,
+            "TENANTRY_HOST_ADDRESS": host.address,
+            "TENANTRY_HOST_KEY_FILE": f"{impostor}.pub",
+            "DOCKER_HOST": stack.pod_hosts.docker_host,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "host_key_mismatch" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    # A wrong bootstrap token is just as fatal.
+    result = subprocess.run(
+        [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
+        env={
+            "TENANTRY_HOST_BOOTSTRAP_TOKEN": "not-the-token",
+            "TENANTRY_HOST_ADDRESS": host.address,
+            "TENANTRY_HOST_KEY_FILE": f"{host.host_key_path}.pub",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "HTTP 401" in result.stdout
+
+
+def test_an_unreachable_api_is_retried_and_sigterm_stops_the_agent(
+    stack_factory: Callable[..., Stack], tmp_path: Path
+) -> None:
+    """The agent starts before the API exists, keeps trying, registers once it answers."""
+    stack = stack_factory(pods=True, start_worker=False)
+    assert stack.pod_hosts is not None
+    host = stack.pod_hosts.hosts[1]
+    log = tmp_path / "agent.log"
+    port = free_port()
+    relay = ManagedProcess(
+        name="relay",
+        argv=[sys.executable, "-c", RELAY, str(port), stack.api.url.rsplit(":", 1)[1]],
+        log_path=tmp_path / "relay.log",
+    )
+    agent = ManagedProcess(
+        name="agent",
+        argv=[
+            str(TENANTRY),
+            "host-agent",
+            "--api-url",
+            f"http://127.0.0.1:{port}",
+            "--name",
+            host.name,
+            "--address",
+            host.address,
+            "--host-key-file",
+            f"{host.host_key_path}.pub",
+            "--interval",
+            "1",
+        ],
+        log_path=log,
+        env={
+            "TENANTRY_HOST_BOOTSTRAP_TOKEN": HOST_TOKEN,
+            "DOCKER_HOST": stack.pod_hosts.docker_host,
+        },
+    ).start()
+    try:
+        eventually(lambda: log.read_text().count("cannot reach the API") >= 2, 20, "retries")
+        assert agent.running
+        relay.start()  # now the API is reachable at the agent's URL
+        eventually(lambda: "registered host host-2" in log.read_text(), 20, "registration")
+        assert agent.proc is not None
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.proc.wait(15) == 0, log.read_text()
+        assert "stopped" in log.read_text()
+    finally:
+        agent.stop()
+        relay.stop()
+
+
+# A TCP relay from the agent's URL to the API: the "API" appears while the agent runs.
+RELAY = """
+import asyncio, sys
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data); await w.drain()
+    finally:
+        w.close()
+async def serve(r, w):
+    ur, uw = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    await asyncio.gather(pipe(r, uw), pipe(ur, w), return_exceptions=True)
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def test_what_counts_as_a_session_and_whose_pod_it_is(
+    docker_daemon: DockerDaemon, pod_base_image: str
+) -> None:
+    """The agent's view of a real container: limits, exec sessions, SSH-service connections."""
+    pod_id = f"p{uuid.uuid4().hex[:10]}"
+    address = "127.0.11.250"
+    run = ["docker", "-H", docker_daemon.host, "run", "-d", "--init", "--name", f"pod-{pod_id}"]
+    run += ["--label", f"tenantry.pod={pod_id}", "--label", "tenantry.services=http:8080,ssh:2222"]
+    run += ["-p", f"{address}::8080", "-p", f"{address}::2222", "--cpus", "0.5", "-m", "256m"]
+    run += [pod_base_image, "sh", "-c", "httpd -p 8080 -h /workspace; nc -ll -p 2222 -e cat"]
+    subprocess.run(run, check=True, capture_output=True)
+    docker = DockerEngine(engine_client(docker_daemon.host))
+    try:
+        (pod,) = docker.pods(address)
+        assert (pod.pod_id, pod.cpu_millis, pod.memory_mb) == (pod_id, 500, 256)
+        assert not pod.in_session
+        assert docker.pods("127.0.11.251") == []  # ports published elsewhere: not that host's
+
+        ports = {p: published_port(docker_daemon, pod_id, p) for p in (8080, 2222)}
+        # An open HTTP connection is the proxy's business, not a session.
+        with socket.create_connection((address, ports[8080])):
+            time.sleep(0.5)
+            assert not docker.pods(address)[0].in_session
+            with socket.create_connection((address, ports[2222])):
+                wait_for(lambda: docker.pods(address)[0].ssh_connections == 1, "ssh connection")
+            wait_for(lambda: docker.pods(address)[0].ssh_connections == 0, "connection closed")
+
+        sleeper = subprocess.Popen(
+            ["docker", "-H", docker_daemon.host, "exec", f"pod-{pod_id}", "sleep", "3"]
+        )
+        try:
+            wait_for(lambda: docker.pods(address)[0].exec_sessions == 1, "exec session")
+        finally:
+            assert sleeper.wait(30) == 0
+        wait_for(lambda: not docker.pods(address)[0].in_session, "exec ended")
+    finally:
+        docker.close()
+        rm = ["docker", "-H", docker_daemon.host, "rm", "-f", f"pod-{pod_id}"]
+        subprocess.run(rm, check=False, capture_output=True)
+
+
+def published_port(docker_daemon: DockerDaemon, pod_id: str, port: int) -> int:
+    out = subprocess.run(
+        ["docker", "-H", docker_daemon.host, "port", f"pod-{pod_id}", str(port)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out.split()[0].rsplit(":", 1)[1])
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    eventually(check, timeout, what)
