@@ -16,8 +16,9 @@ debugger against the rest; ``dev.json`` lists what runs (PIDs, ports, URLs).
 
 Plugging in a part (pod hosts with dockerd and sshd, Caddy, ...): give the module a
 ``dev_parts() -> list[DevPart]`` function and list the module in `PLUGIN_MODULES`; its
-parts start after the emulators and before the migration, the API and the worker, and
-can add ``TENANTRY_*`` variables for those to ``ctx.env`` and URLs to ``ctx.urls``.
+parts start after the emulators and before the migration, the API and the worker (or
+after them, with ``after_app=True``), and can add ``TENANTRY_*`` variables for those to
+``ctx.env`` and URLs to ``ctx.urls``.
 Start long-running children with ``ctx.spawn(ctx.process(...))`` so the stack watches
 them and still stops them when start-up fails or is aborted half-way.
 """
@@ -120,7 +121,8 @@ class DevPart:
 
     ``start`` brings it up (healthy) and returns what stops it; ``ports`` names the
     `DevStackSettings` fields it binds; ``skip`` says why it is not started this time
-    (None: start it).
+    (None: start it). A plugin's part with ``after_app`` starts after the API and the
+    worker (a host agent needs the API), and so stops before them.
     """
 
     name: str
@@ -128,6 +130,7 @@ class DevPart:
     start: Callable[[DevContext], Stoppable | None]
     ports: tuple[str, ...] = ()
     skip: Callable[[DevContext], str | None] = lambda ctx: None
+    after_app: bool = False
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -556,7 +559,9 @@ def plugin_parts() -> list[DevPart]:
 
 
 def default_parts() -> list[DevPart]:
-    return [*core_parts(), *plugin_parts(), *app_parts()]
+    plugins = plugin_parts()
+    late = [p for p in plugins if p.after_app]
+    return [*core_parts(), *(p for p in plugins if not p.after_app), *app_parts(), *late]
 
 
 # --- running the stack ------------------------------------------------------------------

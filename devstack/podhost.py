@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -266,9 +267,37 @@ class PodHostGroup:
             host.stop()
 
 
+class HostAgents:
+    """The `tenantry host-agent` processes of the dev stack's pod hosts, stopped together."""
+
+    def __init__(self) -> None:
+        self.processes: list[ManagedProcess] = []
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def _logged_since(path: Path, offset: int, text: str) -> Callable[[], bool]:
+    """True once ``text`` is in ``path`` past ``offset`` (earlier runs' lines do not count)."""
+
+    def probe() -> bool:
+        try:
+            with path.open("rb") as f:
+                f.seek(offset)
+                return text.encode() in f.read()
+        except OSError:
+            return False
+
+    return probe
+
+
 def dev_parts() -> list[DevPart]:
-    """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2, pinned in known_hosts."""
-    from devstack.dev import DevContext, DevPart
+    """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2, pinned in known_hosts,
+    and a host agent for each once the API is up, as on a real pod host."""
+    from devstack.dev import DevContext, DevPart, tenantry_argv
+
+    groups: list[PodHostGroup] = []
 
     def start(ctx: DevContext) -> PodHostGroup:
         docker_host = ctx.env.get("TENANTRY_DEV_DOCKER_HOST")
@@ -285,6 +314,35 @@ def dev_parts() -> list[DevPart]:
                 (f"pod host {host.name}", f"ssh://{host.user}@{host.address}:{host.port}")
             )
         write_known_hosts(Path(ctx.env["TENANTRY_SSH_KNOWN_HOSTS_PATH"]), hosts)
+        groups.append(group)
         return group
 
-    return [DevPart(name="podhosts", label="Pod hosts (sshd)", start=start)]
+    def start_agents(ctx: DevContext) -> HostAgents:
+        agents = HostAgents()
+        api_url = f"http://{ctx.host}:{ctx.settings.api_port}"
+        for host in groups[-1].hosts if groups else []:
+            name = f"host-agent-{host.name}"
+            log_path = ctx.settings.log_path(name)
+            argv = tenantry_argv("host-agent", "--api-url", api_url, "--name", host.name)
+            argv += ["--address", host.address, "--ssh-port", str(host.port)]
+            argv += ["--host-key-file", f"{host.host_key_path}.pub"]
+            process = ctx.process(name, argv, ready=None, env={"DOCKER_HOST": host.docker_host})
+            process.ready = _logged_since(log_path, log_path.stat().st_size, "registered host")
+            agents.processes.append(ctx.spawn(process))
+            ctx.urls.append((f"host agent {host.name}", f"-> {api_url}, log {log_path}"))
+        return agents
+
+    def no_agents(ctx: DevContext) -> str | None:
+        absent = {"podhosts", "api"} & ctx.settings.skipped_parts
+        return f"{', '.join(sorted(absent))} not started (TENANTRY_DEV_SKIP)" if absent else None
+
+    return [
+        DevPart(name="podhosts", label="Pod hosts (sshd)", start=start),
+        DevPart(
+            name="hostagents",
+            label="Host agents",
+            start=start_agents,
+            skip=no_agents,
+            after_app=True,
+        ),
+    ]

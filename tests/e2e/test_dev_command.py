@@ -208,6 +208,19 @@ def admin_token(output: str) -> str:
     return match.group(1)
 
 
+def available_hosts(api: str, token: str) -> dict[str, bool]:
+    """`tenantry hosts list --json` against the dev stack: host name -> takes new pods."""
+    result = subprocess.run(
+        [str(TENANTRY), "hosts", "list", "--json", "--api-url", api, "--token", token],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return {h["name"]: h["available"] for h in json.loads(result.stdout)}
+
+
 def test_dev_comes_up_stops_cleanly_and_resumes(
     dev_env: dict[str, str], tmp_path: Path, runs: list[DevRun]
 ) -> None:
@@ -228,10 +241,14 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
     assert httpx.get(ui, timeout=10).status_code == 200
     processes = state["processes"]
     assert isinstance(processes, dict)
+    token = admin_token(first.output)
     if "api" in processes:
         assert urls["API docs"] == f"{api}/docs"
         assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
         assert httpx.get(f"{api}/docs", timeout=10).status_code == 200
+        # Each pod host's agent registered it: both take pods.
+        assert urls["host agent host-1"].startswith(f"-> {api}")
+        assert available_hosts(api, token) == {"host-1": True, "host-2": True}
     if "caddy" in processes:
         # The edge: its admin API, and a 404 for a host that is no pod's.
         admin = f"http://{host}:{env['TENANTRY_DEV_CADDY_ADMIN_PORT']}"
@@ -240,7 +257,6 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
         edge = f"http://{host}:{env['TENANTRY_DEV_CADDY_PORT']}"
         stranger = httpx.get(edge, headers={"Host": "http-x-0123456789ab.pods.localhost"})
         assert stranger.status_code == 404, stranger.text
-    token = admin_token(first.output)
 
     # Leave state behind in Temporal and in the mail sink for the second run to find.
     workflow_id = f"dev-e2e-{uuid.uuid4().hex[:8]}"
@@ -283,6 +299,7 @@ def test_dev_comes_up_stops_cleanly_and_resumes(
     assert body.read() == b"kept"
     if "api" in state["processes"]:  # type: ignore[operator]
         assert httpx.get(f"{api}/readyz", timeout=10).status_code == 200
+        assert available_hosts(api, token) == {"host-1": True, "host-2": True}
 
     assert second.interrupt() == 0, second.output
     assert_nothing_left(second, state)
