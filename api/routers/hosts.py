@@ -86,6 +86,9 @@ class HostView(BaseModel):
     used_cpu_millis: int
     used_memory_mb: int
     last_heartbeat_at: datetime | None
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, description="what the host agent last reported beyond usage"
+    )
 
 
 def _apply_usage(host: Host, usage: HostUsage) -> None:
@@ -114,6 +117,7 @@ def host_view(host: Host) -> HostView:
         used_cpu_millis=host.used_cpu_millis,
         used_memory_mb=host.used_memory_mb,
         last_heartbeat_at=host.last_heartbeat_at,
+        metrics=dict(host.metrics or {}),
     )
 
 

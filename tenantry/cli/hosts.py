@@ -17,4 +17,5 @@ def list_hosts(
     cli = Cli.from_options(api_url, token, as_json)
     rows = cli.call("GET", "/v1/admin/hosts")
     columns = ["name", "address", "status", "capacity_cpu_millis", "capacity_memory_mb"]
-    cli.out(rows, table(rows, [*columns, "last_heartbeat_at"]))
+    used = ["used_cpu_millis", "used_memory_mb"]
+    cli.out(rows, table(rows, [*columns, *used, "last_heartbeat_at"]))

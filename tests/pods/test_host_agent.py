@@ -128,6 +128,8 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
     hosts = cli_hosts(stack)
     assert {n: h["available"] for n, h in hosts.items()} == {"host-1": True, "host-2": True}
     assert hosts["host-1"]["capacity_cpu_millis"] == 4000
+    assert hosts["host-1"]["metrics"]["pods"] == []
+    assert hosts["host-1"]["metrics"]["free_memory_mb"] > 0
 
     first.kill()  # the agent dies with its host: no goodbye
     time.sleep(4)
@@ -141,6 +143,12 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
     pod = wait(stack, key, pod_id, status("running", "failed"))
     assert pod["status"] == "running", pod["error"]
     assert pod["host"] == "host-2"
+    eventually(
+        lambda: cli_hosts(stack)["host-2"]["metrics"]["pods"] == [pod_id],
+        10,
+        "the pod in host-2's report",
+        stack.agent_logs(),
+    )
 
     stack.start_host_agent(0, interval=0.5)
     hosts = cli_hosts(stack)
