@@ -13,7 +13,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
@@ -237,6 +244,13 @@ class HostAgentSettings(BaseSettings):
         default="unix:///var/run/docker.sock",
         validation_alias=AliasChoices("TENANTRY_DOCKER_HOST", "DOCKER_HOST"),
     )
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_url(cls, value: str) -> str:
+        if not value.startswith(("unix:///", "tcp://", "http://")):
+            raise ValueError(f"DOCKER_HOST {value!r}: use unix:///path or tcp://host:port")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_token(self) -> HostAgentSettings:
