@@ -20,12 +20,12 @@ import typer
 from tenantry.settings import CliSettings
 
 ApiUrlOption = Annotated[
-    str | None, typer.Option("--api-url", help="API base URL [env: TENANTRY_API_URL]")
+    str | None, typer.Option("--api-url", help="API base URL (env: TENANTRY_API_URL)")
 ]
 TokenOption = Annotated[
     str | None,
     typer.Option(
-        "--token", help="admin token or API key [env: TENANTRY_TOKEN]", show_default=False
+        "--token", help="admin token or API key (env: TENANTRY_TOKEN)", show_default=False
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
