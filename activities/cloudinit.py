@@ -11,15 +11,28 @@ from __future__ import annotations
 import yaml
 
 STACK_COMMAND = """#!/bin/sh
-# tenantry-stack start|stop|status|restart: the tenant stack, driven by the control plane.
+# tenantry-stack start|stop|status|restart|version|deploy <tag>: the tenant stack, driven
+# by the control plane. The running version is the image tag in the compose file;
+# `deploy <tag>` retags it and recreates the stack (a no-op when the tag already runs).
 set -eu
-compose="docker compose -f /opt/tenantry/docker-compose.yml --env-file /etc/tenantry/stack.env"
+file=/opt/tenantry/docker-compose.yml
+compose="docker compose -f $file --env-file /etc/tenantry/stack.env"
+version() { sed -n 's/^ *image: *//p' "$file" | head -n1 | sed -n 's/^.*:\\([^:/]*\\)$/\\1/p'; }
 case "${1:-}" in
   start) $compose up -d --remove-orphans ;;
   stop) $compose stop ;;
   restart) $compose restart ;;
   status) $compose ps ;;
-  *) echo "usage: tenantry-stack start|stop|status|restart" >&2; exit 2 ;;
+  version) version ;;
+  deploy)
+    tag="${2:?usage: tenantry-stack deploy <tag>}"
+    case "$tag" in *[!A-Za-z0-9_.-]*|[.-]*) echo "invalid image tag $tag" >&2; exit 2 ;; esac
+    if [ "$(version)" = "$tag" ] && [ -n "$($compose ps -q --status running)" ]; then
+      echo "tenant stack already runs $tag"; exit 0
+    fi
+    sed -i "s|^\\( *image: *[^ ]*\\):[^:/ ]*$|\\1:$tag|" "$file"
+    $compose pull --quiet && $compose up -d --remove-orphans ;;
+  *) echo "usage: tenantry-stack start|stop|status|restart|version|deploy <tag>" >&2; exit 2 ;;
 esac
 """
 

@@ -22,3 +22,5 @@ class EmulatorConfig:
     rate_limit: int = 3600
     sshd_path: str = "/usr/sbin/sshd"
     persist: bool = False
+    # Image tags whose tenant app never answers healthy (a broken release), for rollbacks.
+    failing_stack_tags: tuple[str, ...] = ()

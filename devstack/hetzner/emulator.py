@@ -150,7 +150,9 @@ class Emulator:
         machine = self.machines.get(server.id)
         if machine is None:
             path = self.config.state_dir.resolve() / "servers" / str(server.id)
-            machine = Machine(path, server.ip, self.config.sshd_path)
+            machine = Machine(
+                path, server.ip, self.config.sshd_path, lambda: self.config.failing_stack_tags
+            )
             self.machines[server.id] = machine
         return machine
 
@@ -347,6 +349,7 @@ class Emulator:
                 "dir": str(machine.fs.path) if machine else None,
                 "host_keys": machine.host_public_keys if machine else {},
                 "stack": machine.fs.stack_state() if machine else None,
+                "stack_version": machine.fs.stack_version() if machine else None,
                 "labels": server.labels,
             })  # fmt: skip
         return rows

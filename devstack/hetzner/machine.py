@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Literal
 
@@ -27,11 +28,17 @@ MachineState = Literal["off", "booting", "up", "error"]
 class Machine:
     """Power state and processes of one server; all methods run on the emulator's loop."""
 
-    def __init__(self, server_dir: Path, address: str, sshd_path: str) -> None:
+    def __init__(
+        self,
+        server_dir: Path,
+        address: str,
+        sshd_path: str,
+        failing_tags: Callable[[], Collection[str]] = tuple,
+    ) -> None:
         self.fs = ServerFS(server_dir)
         self.address = address
         self.sshd = Sshd(sshd_path, server_dir, address)
-        self.stack = StackListener(self.fs, address)
+        self.stack = StackListener(self.fs, address, failing_tags=failing_tags)
         self.state: MachineState = "off"
         self.error: str | None = None
         self.host_public_keys: dict[str, str] = {}

@@ -2,7 +2,9 @@
 
 - ``GET /_admin/servers``: internal view of every server (address, machine state, host keys);
 - ``GET /_admin/config`` / ``POST /_admin/config``: ``boot_delay``, ``action_duration``,
-  ``rate_limit``, and ``action_failures`` (make the next actions of a command fail).
+  ``rate_limit``, ``action_failures`` (make the next actions of a command fail), and
+  ``failing_stack_tags`` (image tags whose tenant app answers ``/health`` with 503 once
+  ``tenantry-stack deploy`` put them on a server: a bad release, to test rollbacks).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ConfigUpdate(BaseModel):
     action_duration: float | None = Field(default=None, ge=0)
     rate_limit: int | None = Field(default=None, ge=1)
     action_failures: list[ActionFailure] | None = None
+    failing_stack_tags: list[str] | None = None
 
 
 def _config_view(request: web.Request) -> dict[str, Any]:
@@ -34,6 +37,7 @@ def _config_view(request: web.Request) -> dict[str, Any]:
         "network": emu.config.network,
         "state_dir": str(emu.config.state_dir.resolve()),
         "action_failures": [f.model_dump() for f in emu.runner.failures],
+        "failing_stack_tags": list(emu.config.failing_stack_tags),
     }
 
 
@@ -58,4 +62,6 @@ async def admin_set_config(request: web.Request) -> web.Response:
                    rate_limit=update.rate_limit)  # fmt: skip
     if update.action_failures is not None:
         emu.runner.failures = list(update.action_failures)
+    if update.failing_stack_tags is not None:
+        emu.config.failing_stack_tags = tuple(update.failing_stack_tags)
     return web.json_response(_config_view(request))

@@ -5,10 +5,25 @@ Kept free of heavy imports: the shell runs it on every SSH command.
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 STACK_RUNNING = "running"
 STACK_STOPPED = "stopped"
+# Where cloud-init puts the stack's compose file; its `image:` tag is the running version.
+COMPOSE_PATH = ("opt", "tenantry", "docker-compose.yml")
+# An image tag as Docker accepts it.
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_LINE = re.compile(r"^(?P<indent>\s*image:\s*)(?P<ref>\S+)\s*$", re.MULTILINE)
+
+
+def split_image(ref: str) -> tuple[str, str | None]:
+    """``repo[:tag]`` into repository and tag (a registry port is not a tag)."""
+    repo, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return ref, None
+    return repo, tag
 
 
 class ServerFS:
@@ -33,6 +48,14 @@ class ServerFS:
     def stack_file(self) -> Path:
         return self.path / "stack.state"
 
+    @property
+    def compose_file(self) -> Path:
+        return self.root.joinpath(*COMPOSE_PATH)
+
+    @property
+    def started_file(self) -> Path:
+        return self.path / "stack.started"
+
     def host_key(self, kind: str) -> Path:
         return self.path / f"ssh_host_{kind}_key"
 
@@ -53,3 +76,32 @@ class ServerFS:
         tmp = self.stack_file.with_suffix(".tmp")
         tmp.write_text(state + "\n")
         tmp.replace(self.stack_file)
+
+    def stack_version(self) -> str | None:
+        """The image tag in the stack's compose file; None when no stack is installed."""
+        try:
+            match = _IMAGE_LINE.search(self.compose_file.read_text())
+        except OSError:
+            return None
+        return split_image(match["ref"])[1] if match else None
+
+    def set_stack_version(self, tag: str) -> None:
+        """Points every service's image at ``tag`` (what ``docker compose up`` then runs)."""
+
+        def retag(match: re.Match[str]) -> str:
+            return f"{match['indent']}{split_image(match['ref'])[0]}:{tag}"
+
+        text = _IMAGE_LINE.sub(retag, self.compose_file.read_text())
+        tmp = self.compose_file.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.compose_file)
+
+    def mark_started(self) -> None:
+        """The stack's containers were (re)created now: they take a moment to answer."""
+        self.started_file.write_text(f"{time.time()}\n")
+
+    def seconds_since_start(self) -> float | None:
+        try:
+            return time.time() - float(self.started_file.read_text().strip())
+        except (OSError, ValueError):
+            return None

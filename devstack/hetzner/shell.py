@@ -3,7 +3,13 @@
 It interprets ``$SSH_ORIGINAL_COMMAND`` from a small whitelist, so SSH access to an
 emulated server can never run anything on the real machine:
 
-- ``tenantry-stack start|stop|status``: the product's switch for the tenant stack;
+- ``tenantry-stack start|stop|status|restart``: the product's switch for the tenant stack;
+- ``tenantry-stack version``: the image tag the stack runs (its compose file's ``image:``);
+- ``tenantry-stack deploy <tag>``: retags the compose file's image and recreates the
+  stack, as ``docker compose up -d`` would; deploying the tag already running changes
+  nothing (no restart). Whether a tag's app is healthy is the emulator's business
+  (``failing_stack_tags`` in ``/_admin/config``), as it would be the image's on a real
+  server;
 - ``cat <path>...``: files that cloud-init ``write_files`` put on the server;
 - ``true``, ``hostname``, ``uname [-a]``, ``cloud-init status [--wait]``.
 
@@ -17,7 +23,7 @@ import shlex
 import sys
 from pathlib import Path, PurePosixPath
 
-from devstack.hetzner.serverfs import STACK_RUNNING, STACK_STOPPED, ServerFS
+from devstack.hetzner.serverfs import STACK_RUNNING, STACK_STOPPED, TAG_PATTERN, ServerFS
 
 KERNEL = "6.8.0-tenantry"
 
@@ -34,8 +40,40 @@ def _stack(fs: ServerFS, args: list[str]) -> int:
         fs.set_stack_state(STACK_STOPPED)
         print("tenant stack stopped")
         return 0
-    print("usage: tenantry-stack start|stop|status", file=sys.stderr)
+    if args == ["restart"]:
+        fs.set_stack_state(STACK_RUNNING)
+        fs.mark_started()
+        print("tenant stack restarted")
+        return 0
+    if args == ["version"]:
+        version = fs.stack_version()
+        if version is None:
+            print("no tenant stack installed (/opt/tenantry/docker-compose.yml)", file=sys.stderr)
+            return 1
+        print(version)
+        return 0
+    if len(args) == 2 and args[0] == "deploy":
+        return _deploy(fs, args[1])
+    print("usage: tenantry-stack start|stop|status|restart|version|deploy <tag>", file=sys.stderr)
     return 2
+
+
+def _deploy(fs: ServerFS, tag: str) -> int:
+    if not TAG_PATTERN.match(tag):
+        print(f"invalid image tag {tag!r}", file=sys.stderr)
+        return 2
+    current = fs.stack_version()
+    if current is None:
+        print("no tenant stack installed (/opt/tenantry/docker-compose.yml)", file=sys.stderr)
+        return 1
+    if current == tag and fs.stack_state() == STACK_RUNNING:
+        print(f"tenant stack already runs {tag}")
+        return 0
+    fs.set_stack_version(tag)
+    fs.set_stack_state(STACK_RUNNING)
+    fs.mark_started()
+    print(f"tenant stack deployed {tag} (was {current})")
+    return 0
 
 
 def _cat(fs: ServerFS, paths: list[str]) -> int:
