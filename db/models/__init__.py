@@ -5,6 +5,7 @@ from db.models.accounts import Account, ApiKey, TeamInvite
 from db.models.audit import AuditLogEntry
 from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
 from db.models.pods import Host, Pod, PodEvent, Snapshot
+from db.models.rollouts import Rollout, RolloutTenant, TenantHealth
 from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "PodEvent",
     "ProcessedWebhookEvent",
     "ProvisioningLogEntry",
+    "Rollout",
+    "RolloutTenant",
     "Signup",
     "Snapshot",
     "TeamInvite",
     "Tenant",
+    "TenantHealth",
     "UsageRecord",
 ]

@@ -33,6 +33,9 @@ EXPECTED_TABLES = {
     "processed_webhook_events",
     "audit_log",
     "metering_runs",
+    "rollouts",
+    "rollout_tenants",
+    "tenant_health",
 }
 
 
