@@ -2,6 +2,7 @@
 
 The SSH check connects with the host key generated at provisioning pinned, and waits
 for cloud-init to finish: an address that answers with any other key is not our server.
+With `expect_version` (a rollout's gate) the stack must also report that image tag.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ class HealthActivities:
                 try:
                     response = await http.get(gate.url, headers={"Host": gate.host_header})
                     if response.status_code == 200:
-                        break
-                    last = f"HTTP {response.status_code}"
+                        version = _reported_version(response)
+                        if gate.expect_version is None or version == gate.expect_version:
+                            break
+                        last = f"HTTP 200 on version {version}, not {gate.expect_version}"
+                    else:
+                        last = f"HTTP {response.status_code}"
                 except httpx.HTTPError as exc:
                     last = type(exc).__name__
                 activity.heartbeat(last)
@@ -63,3 +68,12 @@ class HealthActivities:
             raise ApplicationError(
                 f"cloud-init on {host} did not finish: {result.stderr!s}", type="CloudInitPending"
             )
+
+
+def _reported_version(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    version = body.get("version") if isinstance(body, dict) else None
+    return str(version) if version is not None else None

@@ -1,7 +1,9 @@
 """The tenant stack on its server, driven over SSH with the host key pinned at provisioning.
 
 `tenantry-stack stop` keeps every volume (a suspended tenant keeps its data);
-`tenantry-stack start` brings the same stack back.
+`tenantry-stack start` brings the same stack back; `tenantry-stack version` prints the
+image tag the stack runs and `tenantry-stack deploy <tag>` moves it to another (a no-op
+when that tag already runs, so a retried deploy deploys nothing twice).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.tenant_ssh import run_pinned
 from db.models import Tenant
-from tenantry.contracts import ErrorType, StackCommand
+from tenantry.contracts import ErrorType, StackCommand, valid_image_tag
 
-ALLOWED = frozenset({"start", "stop", "status", "restart"})
+ALLOWED = frozenset({"start", "stop", "status", "restart", "version", "deploy"})
 
 
 class TenantStackActivities:
@@ -35,24 +37,18 @@ class TenantStackActivities:
 
     @activity.defn
     async def run_stack_command(self, cmd: StackCommand) -> str:
-        if cmd.command not in ALLOWED:
-            raise ApplicationError(
-                f"unknown stack command {cmd.command!r}",
-                type=ErrorType.INVALID_INPUT,
-                non_retryable=True,
-            )
+        line = _command_line(cmd)
         host_key = await self._host_key(cmd.tenant_id)
         result = await run_pinned(
             cmd.host,
             host_key,
-            f"tenantry-stack {cmd.command}",
+            line,
             client_key=self._ssh_key_path,
             user=self._ssh_user,
         )
         if result.exit_status != 0:
             raise ApplicationError(
-                f"tenantry-stack {cmd.command} failed on {cmd.host}: {result.stderr!s}",
-                type="StackCommandFailed",
+                f"{line} failed on {cmd.host}: {result.stderr!s}", type="StackCommandFailed"
             )
         return str(result.stdout)
 
@@ -68,3 +64,28 @@ class TenantStackActivities:
                 non_retryable=True,
             )
         return str(secrets["ssh_host_public_key"])
+
+
+def _command_line(cmd: StackCommand) -> str:
+    """The command sent over SSH: only known subcommands, only a valid tag as argument."""
+    if cmd.command not in ALLOWED:
+        raise ApplicationError(
+            f"unknown stack command {cmd.command!r}",
+            type=ErrorType.INVALID_INPUT,
+            non_retryable=True,
+        )
+    if cmd.command == "deploy":
+        if len(cmd.args) != 1 or not valid_image_tag(cmd.args[0]):
+            raise ApplicationError(
+                f"deploy needs one valid image tag, not {cmd.args!r}",
+                type=ErrorType.INVALID_INPUT,
+                non_retryable=True,
+            )
+        return f"tenantry-stack deploy {cmd.args[0]}"
+    if cmd.args:
+        raise ApplicationError(
+            f"tenantry-stack {cmd.command} takes no arguments",
+            type=ErrorType.INVALID_INPUT,
+            non_retryable=True,
+        )
+    return f"tenantry-stack {cmd.command}"

@@ -15,10 +15,12 @@ from api.routers import (
     admin,
     credits,
     edge,
+    fleet_health,
     health,
     hosts,
     metering,
     pods,
+    rollouts,
     signups,
     stripe_recovery,
     team,
@@ -60,7 +62,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     install_metrics(app, app.state.metrics)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
     routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team, pods, hosts)
-    for module in (*routers, metering, usage, credits, edge):
+    for module in (*routers, metering, usage, credits, edge, rollouts, fleet_health):
         app.include_router(module.router)
     app.include_router(hosts.admin_router)
     return app

@@ -142,6 +142,11 @@ class CoreSettings(BaseSettings):
     # When provisioning fails for good: cancel the subscription, or keep it for a repair.
     failed_signup_subscription: Literal["cancel", "keep"] = "cancel"
 
+    # Fleet operations: how long a rolled-out tenant may take to answer healthy on the new
+    # tag (and again on the old one after a rollback); how often `health-sweep` runs.
+    rollout_health_budget: Duration = timedelta(minutes=2)
+    health_sweep_interval: Duration = timedelta(minutes=5)
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:
         if self.env != "production":

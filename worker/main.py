@@ -44,7 +44,9 @@ def build_worker(
 
 async def _run(settings: WorkerSettings) -> None:
     client = await connect(settings)
-    await ensure_schedules(client, settings.task_queue)
+    await ensure_schedules(
+        client, settings.task_queue, health_sweep_every=settings.health_sweep_interval
+    )
     with ThreadPoolExecutor(settings.activity_threads, thread_name_prefix="activity") as pool:
         worker = build_worker(client, settings, executor=pool)
         stop = asyncio.Event()

@@ -15,6 +15,7 @@ from activities.billing import BillingActivities
 from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
 from activities.edge import EdgeActivities
+from activities.fleet import HealthSweepActivities, RolloutActivities
 from activities.health import HealthActivities
 from activities.hetzner import HetznerActivities
 from activities.mail import MailActivities
@@ -37,14 +38,24 @@ from tenantry.clients import (
 )
 from tenantry.settings import CoreSettings
 from workflows.credits import CreditsWorkflow
+from workflows.health_sweep import HealthSweepWorkflow
 from workflows.metering import MeteringWorkflow
 from workflows.pod import PodWorkflow
+from workflows.rollout import RolloutWorkflow
 from workflows.signup import SignupWorkflow
 from workflows.tenant import TenantWorkflow
 
 
 def workflows() -> list[type]:
-    return [SignupWorkflow, TenantWorkflow, PodWorkflow, MeteringWorkflow, CreditsWorkflow]
+    return [
+        SignupWorkflow,
+        TenantWorkflow,
+        PodWorkflow,
+        MeteringWorkflow,
+        CreditsWorkflow,
+        RolloutWorkflow,
+        HealthSweepWorkflow,
+    ]
 
 
 def control_plane_public_key(settings: CoreSettings) -> str:
@@ -59,7 +70,8 @@ def control_plane_public_key(settings: CoreSettings) -> str:
 
 
 def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callable[..., Any]]:
-    """`client` is for activities that message other workflows (credits -> pods)."""
+    """`client` is for activities that message other workflows (credits -> pods,
+    rollouts -> tenants)."""
     sync_sessions = make_sessionmaker(make_engine(settings.database_url))
     async_sessions = make_async_sessionmaker(make_async_engine(settings.database_url))
     route53 = route53_client(settings)
@@ -104,6 +116,8 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         base_domain=settings.pod_base_domain,
         wake_upstream=settings.edge_wake_upstream,
     )
+    rollouts = RolloutActivities(async_sessions, client)
+    sweep = HealthSweepActivities(async_sessions, heartbeat_timeout=settings.host_heartbeat_timeout)
     return [
         *pod_hosts,
         *pod_records,
@@ -137,6 +151,13 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         credits.credits_balance,
         credits.credits_notify_depleted,
         credits.credits_hibernate_pods,
+        rollouts.rollout_prepare,
+        rollouts.rollout_targets,
+        rollouts.rollout_record_status,
+        rollouts.rollout_finish_pending,
+        rollouts.rollout_deploy_tenant,
+        sweep.health_sweep_page,
+        sweep.health_stale_hosts,
     ]
 
 

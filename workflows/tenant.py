@@ -5,6 +5,10 @@ visible in the Temporal UI: admin operations arrive as updates (validated, refus
 a `Conflict` when they do not fit the state), Stripe's billing events as signals
 (deduplicated by event id). It continues-as-new when its history grows, after its
 handlers finish, carrying its whole state and any billing event not yet handled.
+
+Rollouts reach a tenant through the `deploy_version` update (one per rollout, by
+rollout id): the image tag is deployed over SSH, health-gated on the new version, and
+rolled back to the previous tag when the gate fails.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ with workflow.unsafe.imports_passed_through():
         PriceChangeInput,
         ProvisioningEvent,
         ResizeInput,
+        RolloutTenantStatus,
         ServerRef,
         StackCommand,
         SubscriptionRef,
+        TenantDeployResult,
         TenantRecord,
+        VersionDeploy,
     )
     from tenantry.plans import TENANT_PLANS, TenantTier
 
@@ -54,6 +61,7 @@ FOREVER = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=ti
 HEARTBEAT = timedelta(seconds=10)
 FAILED_EVENTS = frozenset({"invoice.payment_failed"})
 PAID_EVENTS = frozenset({"invoice.payment_succeeded", "invoice.paid"})
+ROLLOUTS_REMEMBERED = 20
 
 
 class BillingEvent(BaseModel):
@@ -97,6 +105,10 @@ class TenantInput(BaseModel):
     tier_changes: int = 0
     max_history_length: int = 10_000
     runs: int = 1
+    version: str | None = None
+    rollouts: dict[str, TenantDeployResult] = Field(
+        default_factory=dict, description="the latest rollouts' outcomes, by rollout id"
+    )
 
 
 class TenantState(BaseModel):
@@ -172,6 +184,23 @@ class TenantWorkflow:
     @delete.validator
     def _validate_delete(self, op: TenantOperation) -> None:
         self._require("delete", {"active", "suspended", "deleting", "failed"})
+
+    @workflow.update
+    async def deploy_version(self, req: VersionDeploy) -> TenantDeployResult:
+        """Deploys `req.tag` once per rollout; a repeated request gets the first answer."""
+        done = self._s.rollouts.get(req.rollout_id)
+        if done is None:
+            await self._exclusive("deploying", {"active"}, lambda: self._deploy_version(req))
+            done = self._s.rollouts[req.rollout_id]
+        return done
+
+    @deploy_version.validator
+    def _validate_deploy_version(self, req: VersionDeploy) -> None:
+        if req.rollout_id in self._s.rollouts:
+            return
+        if self._busy is not None:
+            raise ApplicationError(f"tenant is busy ({self._busy})", type=ErrorType.TENANT_BUSY)
+        self._require("deploy to", {"active"})
 
     @workflow.query
     def state(self) -> TenantState:
@@ -366,6 +395,66 @@ class TenantWorkflow:
         await self._log("tier.changed", old=old, new=new)
         await self._audit(change, "tenant.tier", {"old": old, "new": new})
 
+    async def _deploy_version(self, req: VersionDeploy) -> None:
+        """Deploy, gate on the new version; on failure back to the previous tag, gated too."""
+        if req.rollout_id in self._s.rollouts:  # a duplicate that waited for the first
+            return
+        previous = (await self._stack("version")).strip() or None
+        if previous == req.tag:
+            status, reason = RolloutTenantStatus.ALREADY, None
+            try:
+                await self._health_gate(req.tag, req.health_budget_seconds)
+            except ActivityError as err:
+                status, reason = RolloutTenantStatus.FAILED, f"unhealthy: {err.cause or err}"
+            await self._deployed(req, previous, previous, status, reason)
+            return
+        await self._log("rollout.deploy", rollout_id=req.rollout_id, old=previous, new=req.tag)
+        try:
+            await self._stack("deploy", req.tag)
+            await self._health_gate(req.tag, req.health_budget_seconds)
+        except ActivityError as err:
+            reason = f"health gate on {req.tag} failed: {err.cause or err}"
+            await self._log("rollout.rollback", rollout_id=req.rollout_id, to=previous)
+            if previous is None:
+                await self._deployed(req, None, None, RolloutTenantStatus.ROLLBACK_FAILED, reason)
+                return
+            try:
+                await self._stack("deploy", previous)
+                await self._health_gate(previous, req.health_budget_seconds)
+            except ActivityError as again:
+                reason += f"; rollback to {previous} failed: {again.cause or again}"
+                status = RolloutTenantStatus.ROLLBACK_FAILED
+                await self._deployed(req, previous, None, status, reason)
+                return
+            await self._deployed(req, previous, previous, RolloutTenantStatus.ROLLED_BACK, reason)
+            return
+        await self._deployed(req, previous, req.tag, RolloutTenantStatus.UPDATED, None)
+
+    async def _deployed(
+        self,
+        req: VersionDeploy,
+        previous: str | None,
+        running: str | None,
+        status: RolloutTenantStatus,
+        reason: str | None,
+    ) -> None:
+        self._s.rollouts[req.rollout_id] = TenantDeployResult(
+            tenant_id=self._s.tenant_id,
+            status=status,
+            from_version=previous,
+            to_version=running,
+            reason=reason,
+        )
+        while len(self._s.rollouts) > ROLLOUTS_REMEMBERED:
+            self._s.rollouts.pop(next(iter(self._s.rollouts)))
+        if running is not None:
+            self._s.version = running
+        await self._save(self._s.status)
+        await self._log(f"rollout.{status.value}", rollout_id=req.rollout_id, version=running)
+        op = TenantOperation(actor=req.actor, reason=reason)
+        details = {"rollout_id": req.rollout_id, "old": previous, "new": running}
+        await self._audit(op, f"tenant.rollout.{status.value}", details)
+
     async def _delete(self, op: TenantOperation) -> None:
         await self._set_status("deleting", op, "tenant.delete.start")
         if self._s.subscription_id:
@@ -391,12 +480,18 @@ class TenantWorkflow:
         await self._set_status("deleted", op, "tenant.delete.done")
 
     # -- steps ------------------------------------------------------------------------
-    async def _stack(self, command: str) -> None:
+    async def _stack(self, command: str, *args: str) -> str:
         assert self._s.server_ip is not None
-        await self._act(
+        out: str = await self._act(
             TenantStackActivities.run_stack_command,
-            StackCommand(tenant_id=self._s.tenant_id, host=self._s.server_ip, command=command),
+            StackCommand(
+                tenant_id=self._s.tenant_id,
+                host=self._s.server_ip,
+                command=command,
+                args=list(args),
+            ),
         )
+        return out
 
     async def _resize(self, tier: str, retry: RetryPolicy = RETRY) -> None:
         assert self._s.server_name is not None
@@ -412,15 +507,16 @@ class TenantWorkflow:
         )
         self._s.server_ip = info.ipv4
 
-    async def _health_gate(self) -> None:
+    async def _health_gate(self, version: str | None = None, seconds: float | None = None) -> None:
         assert self._s.server_ip is not None and self._s.fqdn is not None
-        budget = timedelta(seconds=self._s.health_budget_seconds)
+        budget = timedelta(seconds=seconds or self._s.health_budget_seconds)
         await self._act(
             HealthActivities.wait_healthy,
             HealthGateInput(
                 url=f"http://{self._s.server_ip}/health",
                 host_header=self._s.fqdn,
                 deadline=workflow.now() + budget,
+                expect_version=version,
             ),
             heartbeat=True,
             limit=budget + timedelta(minutes=2),
@@ -444,6 +540,7 @@ class TenantWorkflow:
                 tier=s.tier,
                 status=status,
                 server_ip=s.server_ip,
+                version=s.version,
             ),
             retry=FOREVER,
         )

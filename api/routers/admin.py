@@ -15,8 +15,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.routers.fleet_health import TenantHealthView, health_view
 from api.routers.signups import SignupView, signup_view
-from db.models import Account, ApiKey, AuditLogEntry, ProvisioningLogEntry, Signup, Tenant
+from db.models import (
+    Account,
+    ApiKey,
+    AuditLogEntry,
+    ProvisioningLogEntry,
+    Signup,
+    Tenant,
+    TenantHealth,
+)
 from tenantry.contracts import ApprovalDecision, ErrorType, SignupStatus, signup_workflow_id
 from tenantry.crypto import generate_api_key
 from workflows.signup import SignupWorkflow
@@ -54,11 +63,15 @@ class TenantView(BaseModel):
     server_ip: str | None
     dns_record: str | None
     stripe_subscription_id: str | None
+    version: str | None = Field(default=None, description="the image tag its stack runs")
     created_at: datetime
 
 
 class TenantDetail(TenantView):
     provisioning_log: list[LogEntry]
+    health: TenantHealthView | None = Field(
+        default=None, description="the health sweep's latest check"
+    )
 
 
 class AccountCreate(BaseModel):
@@ -206,9 +219,11 @@ async def get_tenant(*, tenant_id: uuid.UUID, session: SessionDep) -> TenantDeta
         .order_by(ProvisioningLogEntry.id)
     )
     entries = (await session.scalars(log_query)).all()
+    health = await session.get(TenantHealth, tenant.id)
     return TenantDetail(
         **_tenant_view(tenant).model_dump(),
         provisioning_log=[LogEntry(action=e.action, details=e.details, at=e.at) for e in entries],
+        health=health_view(health, tenant) if health else None,
     )
 
 
@@ -242,5 +257,6 @@ def _tenant_view(t: Tenant) -> TenantView:
         server_ip=t.server_ip,
         dns_record=t.dns_record,
         stripe_subscription_id=t.stripe_subscription_id,
+        version=t.version,
         created_at=t.created_at,
     )

@@ -58,7 +58,7 @@ def migrate() -> None:
 
 
 def _register_groups() -> None:
-    from tenantry.cli import host_agent, hosts, pods, signups, tenants, usage, webhooks
+    from tenantry.cli import host_agent, hosts, pods, rollouts, signups, tenants, usage, webhooks
 
     app.add_typer(signups.app, name="signup")
     app.add_typer(tenants.app, name="tenants")
@@ -66,6 +66,7 @@ def _register_groups() -> None:
     app.add_typer(usage.app, name="usage")
     app.add_typer(hosts.app, name="hosts")
     app.add_typer(webhooks.app, name="webhooks")
+    app.add_typer(rollouts.app, name="rollout")
     app.command("host-agent")(host_agent.host_agent)
 
 
