@@ -28,7 +28,15 @@ from tests.support.rollouts import (
 )
 from worker.registry import workflows
 
-HISTORY = Path(__file__).parents[1] / "replay" / "histories" / "rollout-completed.json"
+HISTORIES = Path(__file__).parents[1] / "replay" / "histories"
+
+
+async def replay_and_record(client: Client, workflow_id: str, name: str) -> None:
+    """The history replays against today's code (recorded for tests/replay on request)."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 def _at(t: dict[str, object], action: str) -> datetime:
@@ -93,14 +101,11 @@ async def test_rollout_updates_every_active_tenant_canary_first(
         )
     ]
     assert found == [f"rollout-{rollout['rollout_id']}"]
-    history = await handle.fetch_history()
-    await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
-    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
-        HISTORY.write_text(history.to_json())
+    await replay_and_record(temporal_client, handle.id, "rollout-completed")
 
 
-def test_bad_tag_fails_the_canary_rolls_it_back_and_leaves_the_fleet(
-    stack_factory: Callable[..., Stack],
+async def test_bad_tag_fails_the_canary_rolls_it_back_and_leaves_the_fleet(
+    stack_factory: Callable[..., Stack], temporal_client: Client
 ) -> None:
     stack = stack_factory(rollout_health_budget=3)
     tenants = activate_all(stack, "bad-a", "bad-b", "bad-c")
@@ -129,3 +134,7 @@ def test_bad_tag_fails_the_canary_rolls_it_back_and_leaves_the_fleet(
     # `show` of a failed rollout exits 1, with the JSON still printed.
     shown = cli(stack, "rollout", "show", rollout["rollout_id"], "--json")
     assert shown.returncode == 1 and cli_json(shown)["status"] == "failed"
+
+    # Both histories replay: the halted rollout and the canary tenant's rollback.
+    await replay_and_record(temporal_client, f"rollout-{rollout['rollout_id']}", "rollout-halted")
+    await replay_and_record(temporal_client, f"tenant-{canary['tenant_id']}", "tenant-rollback")
