@@ -146,6 +146,8 @@ class CoreSettings(BaseSettings):
     # tag (and again on the old one after a rollback); how often `health-sweep` runs.
     rollout_health_budget: Duration = timedelta(minutes=2)
     health_sweep_interval: Duration = timedelta(minutes=5)
+    # A rollout's workflow continues-as-new past this many history events.
+    rollout_history_limit: int = 10_000
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:

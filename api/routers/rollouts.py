@@ -128,6 +128,7 @@ async def start_rollout(
                 canary=body.canary,
                 health_budget_seconds=settings.rollout_health_budget.total_seconds(),
                 step_timeout_seconds=settings.step_timeout.total_seconds(),
+                max_history_length=settings.rollout_history_limit,
             ),
             id=rollout_workflow_id(rollout_id),
             task_queue=settings.task_queue,

@@ -27,13 +27,16 @@ from tests.support.rollouts import (
     wait_rollout,
 )
 from worker.registry import workflows
+from workflows.rollout import RolloutWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "replay" / "histories"
 
 
-async def replay_and_record(client: Client, workflow_id: str, name: str) -> None:
+async def replay_and_record(
+    client: Client, workflow_id: str, name: str, run_id: str | None = None
+) -> None:
     """The history replays against today's code (recorded for tests/replay on request)."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
     if os.environ.get("TENANTRY_RECORD_HISTORIES"):
         (HISTORIES / f"{name}.json").write_text(history.to_json())
@@ -48,7 +51,8 @@ def _at(t: dict[str, object], action: str) -> datetime:
 async def test_rollout_updates_every_active_tenant_canary_first(
     stack_factory: Callable[..., Stack], temporal_client: Client
 ) -> None:
-    stack = stack_factory(rollout_health_budget=10)
+    # A short history limit: the rollout continues-as-new on the way, as a large one would.
+    stack = stack_factory(rollout_health_budget=10, rollout_history_limit=30)
     tenants = activate_all(stack, "roll-a", "roll-b", "roll-c", "roll-d")
     assert all(stack_health(stack, t) == (200, FIRST_TAG) for t in tenants)
     asleep = tenants[3]
@@ -91,6 +95,7 @@ async def test_rollout_updates_every_active_tenant_canary_first(
 
     # An operator finds it in Temporal; its history replays against today's code.
     handle = temporal_client.get_workflow_handle(f"rollout-{rollout['rollout_id']}")
+    assert (await handle.query(RolloutWorkflow.state)).runs >= 2
     description = await handle.describe()
     assert description.typed_search_attributes  # Stage
     found = [
@@ -102,6 +107,10 @@ async def test_rollout_updates_every_active_tenant_canary_first(
     ]
     assert found == [f"rollout-{rollout['rollout_id']}"]
     await replay_and_record(temporal_client, handle.id, "rollout-completed")
+    # ... and so does its first run, the canary and the start of the fleet up to
+    # continue-as-new.
+    first_run = description.raw_description.workflow_execution_info.first_run_id
+    await replay_and_record(temporal_client, handle.id, "rollout-continued", first_run)
 
 
 async def test_bad_tag_fails_the_canary_rolls_it_back_and_leaves_the_fleet(
