@@ -1,7 +1,7 @@
 """Fleet operations: rollouts, what each did to every tenant, the health sweep's findings.
 
-Revision ID: 0003_rollouts
-Revises: 0002_metering
+Revision ID: 0004_rollouts
+Revises: 0003_prepaid_credits
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_rollouts"
-down_revision: str | None = "0002_metering"
+revision: str = "0004_rollouts"
+down_revision: str | None = "0003_prepaid_credits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
