@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 
+from devstack.procs import port_in_use
+
+# What an emulated server listens on: its sshd and its stack's health endpoint.
+SERVER_PORTS = (22, 80)
+
 
 class AddressPool:
     """Hands out the lowest free address of ``network`` from ``first`` on.
 
     Any 127.x address is reachable on Linux without setup, which is what lets each
-    emulated server listen on its own ``<ip>:22`` and ``<ip>:80``.
+    emulated server listen on its own ``<ip>:22`` and ``<ip>:80``. Loopback is shared
+    by everything on the machine (another emulator, a test run beside `tenantry dev`),
+    so an address where something already listens on those ports is skipped, as a
+    cloud never hands out an address that is in use.
     """
 
     def __init__(self, network: str, first: str | None = None) -> None:
@@ -25,9 +33,13 @@ class AddressPool:
 
     def allocate(self) -> str:
         for candidate in range(self._start, self._end + 1):
-            if candidate not in self._used:
-                self._used.add(candidate)
-                return str(ipaddress.IPv4Address(candidate))
+            if candidate in self._used:
+                continue
+            address = str(ipaddress.IPv4Address(candidate))
+            if any(port_in_use(address, port) for port in SERVER_PORTS):
+                continue
+            self._used.add(candidate)
+            return address
         raise RuntimeError(f"no free address left in {self.network}")
 
     def reserve(self, address: str) -> None:
