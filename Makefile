@@ -28,8 +28,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# BENCH="signup pods" runs only those; results in bench/results/, table in the README.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 # Caches and build output; the dev stack's state (.tenantry/) and the venv stay.
 clean:

@@ -1,8 +1,15 @@
 """`make bench`: runs every ``bench/bench_*.py`` in its own process and reports each result.
 
 Each benchmark is a script (``python -m bench.bench_x``) that starts the real parts it
-needs and writes ``bench/results/<name>.json``; running them apart keeps one's servers
-and memory from skewing another's numbers. Exit 1 if any benchmark failed.
+needs (a whole `tenantry dev`, see ``bench/stack.py``) and writes
+``bench/results/<name>.json``; running them apart keeps one's servers and memory from
+skewing another's numbers. Afterwards the README's benchmark table is rebuilt from every
+result on disk. Exit 1 if any benchmark failed to run (a missed aim is reported, not an
+error: it is a finding).
+
+    python -m bench                 every benchmark
+    python -m bench signup pods     those named (bench_signup.py, bench_pods.py)
+    python -m bench --table         only rebuild the README table
 """
 
 from __future__ import annotations
@@ -12,13 +19,21 @@ import sys
 import time
 from pathlib import Path
 
+from bench.report import table, update_readme
+
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 
 
 def main(argv: list[str]) -> int:
-    only = set(argv)
-    scripts = sorted(p for p in BENCH_DIR.glob("bench_*.py") if not only or p.stem in only)
+    if argv == ["--table"]:
+        update_readme()
+        print(table())
+        return 0
+    only = {name.removeprefix("bench_") for name in argv}
+    scripts = sorted(
+        p for p in BENCH_DIR.glob("bench_*.py") if not only or p.stem.removeprefix("bench_") in only
+    )
     if not scripts:
         wanted = f" named {', '.join(sorted(only))}" if only else ""
         print(
@@ -41,6 +56,8 @@ def main(argv: list[str]) -> int:
             print(f"bench: {script.stem} FAILED (exit {result.returncode})", flush=True)
             failed.append(script.stem)
     print(f"bench: results in {RESULTS_DIR}")
+    if update_readme():
+        print("bench: README table updated")
     if failed:
         print(f"bench: failed: {', '.join(failed)}")
         return 1
