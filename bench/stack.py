@@ -164,7 +164,7 @@ def dev_stack(
     env["TENANTRY_DEV_SKIP"] = skip
     env["TENANTRY_DEV_READY_TIMEOUT"] = "120"
     for name, port in zip(PORT_FIELDS, distinct_free_ports(len(PORT_FIELDS)), strict=True):
-        env[f"TENANTRY_DEV_{name.upper()}_PORT"] = str(port)
+        env[f"TENANTRY_DEV_{name.upper()}"] = str(port)
     env.update(overrides or {})
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
