@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -163,6 +164,11 @@ def dev_stack(
     env["TENANTRY_DEV_STATE_DIR"] = str(root / "state")
     env["TENANTRY_DEV_SKIP"] = skip
     env["TENANTRY_DEV_READY_TIMEOUT"] = "120"
+    # Loopback networks of its own, so that benchmarks, tests and a developer's
+    # `tenantry dev` (127.0.10.x, 127.20.x.y) never want the same sshd address.
+    octet = random.randrange(60, 100)
+    env["TENANTRY_DEV_HETZNER_NETWORK"] = f"127.{octet}.0.0/16"
+    env["TENANTRY_DEV_POD_HOST_NETWORK"] = f"127.{octet + 40}.0"
     for name, port in zip(PORT_FIELDS, distinct_free_ports(len(PORT_FIELDS)), strict=True):
         env[f"TENANTRY_DEV_{name.upper()}"] = str(port)
     env.update(overrides or {})

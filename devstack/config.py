@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,11 @@ class DevStackSettings(BaseSettings):
     caddy_port: int = 8080
     caddy_admin_port: int = 2019
     api_port: int = 8000
+
+    # Loopback addresses, for a second stack beside the first: the pod hosts' sshd listen
+    # on port 22 of <pod_host_network>.1, .2; emulated Hetzner servers get addresses here.
+    pod_host_network: str = Field(default="127.0.10", pattern=r"^127\.\d{1,3}\.\d{1,3}$")
+    hetzner_network: str = Field(default="127.20.0.0/16", pattern=r"^127\.[0-9./]+$")
 
     # How long one part may take to become healthy before `tenantry dev` gives up.
     ready_timeout: float = 60.0

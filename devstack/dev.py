@@ -347,7 +347,7 @@ def _start_hetzner(ctx: DevContext) -> Stoppable:
     token = CoreSettings().hetzner_token.get_secret_value()
     argv = [sys.executable, "-m", "devstack.hetzner", "--host", s.host]
     argv += ["--port", str(s.hetzner_port), "--state-dir", str(ctx.state_dir / "hetzner")]
-    argv += ["--token", token, "--persist"]
+    argv += ["--token", token, "--persist", "--network", s.hetzner_network]
     ready = _any_http_answer(f"http://{s.host}:{s.hetzner_port}/")
     ctx.spawn(ctx.process("hetzner", argv, ready=ready))
     ctx.env["TENANTRY_HETZNER_ENDPOINT"] = f"http://{s.host}:{s.hetzner_port}/v1"

@@ -293,8 +293,9 @@ def _logged_since(path: Path, offset: int, text: str) -> Callable[[], bool]:
 
 
 def dev_parts() -> list[DevPart]:
-    """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2, pinned in known_hosts,
-    and a host agent for each once the API is up, as on a real pod host."""
+    """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2 (``TENANTRY_DEV_POD_HOST_NETWORK``
+    moves them), pinned in known_hosts, and a host agent for each once the API is up, as on
+    a real pod host."""
     from devstack.dev import DevContext, DevPart, tenantry_argv
 
     groups: list[PodHostGroup] = []
@@ -305,7 +306,13 @@ def dev_parts() -> list[DevPart]:
             raise StackError("pod hosts need the docker part (TENANTRY_DEV_DOCKER_HOST unset)")
         key = Path(ctx.env["TENANTRY_SSH_KEY_PATH"])
         public = key.with_name(key.name + ".pub").read_text()
-        hosts = start_pod_hosts(ctx.state_dir, 2, authorized_key=public, docker_host=docker_host)
+        hosts = start_pod_hosts(
+            ctx.state_dir,
+            2,
+            authorized_key=public,
+            docker_host=docker_host,
+            network=f"{ctx.settings.pod_host_network}.",
+        )
         group = PodHostGroup(hosts)
         for host in hosts:
             if host.process is not None:
