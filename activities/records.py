@@ -24,6 +24,7 @@ from tenantry.contracts import (
     ErrorType,
     ProvisioningEvent,
     SignupRecord,
+    StageRecord,
     TenantKeys,
     TenantRecord,
 )
@@ -36,48 +37,23 @@ class RecordActivities:
     @activity.defn
     async def save_signup(self, record: SignupRecord) -> None:
         """Creates or updates the signup row; a live signup for the subdomain is a conflict."""
-        values: dict[str, Any] = {
-            "id": uuid.UUID(record.signup_id),
-            "subdomain": record.subdomain,
-            "email": record.email,
-            "tier": record.tier,
-            "status_token_hash": record.status_token_hash,
-            "status": record.status.value,
-            "step": record.step.value,
-            "error": record.error,
-            "stripe_customer_id": record.stripe_customer_id,
-            "stripe_checkout_session_id": record.stripe_checkout_session_id,
-            "stripe_subscription_id": record.stripe_subscription_id,
-            "tenant_id": uuid.UUID(record.tenant_id) if record.tenant_id else None,
-        }
-        if record.status.value == "paid":
-            values["paid_at"] = _now()
-        updates = {k: v for k, v in values.items() if k != "id" and v is not None}
-        updates["error"] = record.error
-        statement = insert(Signup).values(values)
-        statement = statement.on_conflict_do_update(index_elements=[Signup.id], set_=updates)
         async with self._sessions() as session:
-            try:
-                await session.execute(statement)
-                await session.commit()
-            except IntegrityError as exc:
-                raise ApplicationError(
-                    f"subdomain {record.subdomain} is taken by another signup or tenant",
-                    type=ErrorType.CONFLICT,
-                    non_retryable=True,
-                ) from exc
+            await _upsert_signup(session, record)
+            await session.commit()
 
     @activity.defn
     async def log_provisioning(self, event: ProvisioningEvent) -> None:
         async with self._sessions() as session:
-            session.add(
-                ProvisioningLogEntry(
-                    signup_id=uuid.UUID(event.signup_id) if event.signup_id else None,
-                    tenant_id=uuid.UUID(event.tenant_id) if event.tenant_id else None,
-                    action=event.action,
-                    details=dict(event.details),
-                )
-            )
+            session.add(_log_entry(event))
+            await session.commit()
+
+    @activity.defn
+    async def record_stage(self, stage: StageRecord) -> None:
+        """The signup row and its log entry in one transaction: the status and the entry
+        that explains it are never seen apart."""
+        async with self._sessions() as session:
+            await _upsert_signup(session, stage.signup)
+            session.add(_log_entry(stage.event))
             await session.commit()
 
     @activity.defn
@@ -148,6 +124,46 @@ class RecordActivities:
                 )
             )
             await session.commit()
+
+
+async def _upsert_signup(session: AsyncSession, record: SignupRecord) -> None:
+    values: dict[str, Any] = {
+        "id": uuid.UUID(record.signup_id),
+        "subdomain": record.subdomain,
+        "email": record.email,
+        "tier": record.tier,
+        "status_token_hash": record.status_token_hash,
+        "status": record.status.value,
+        "step": record.step.value,
+        "error": record.error,
+        "stripe_customer_id": record.stripe_customer_id,
+        "stripe_checkout_session_id": record.stripe_checkout_session_id,
+        "stripe_subscription_id": record.stripe_subscription_id,
+        "tenant_id": uuid.UUID(record.tenant_id) if record.tenant_id else None,
+    }
+    if record.status.value == "paid":
+        values["paid_at"] = _now()
+    updates = {k: v for k, v in values.items() if k != "id" and v is not None}
+    updates["error"] = record.error
+    statement = insert(Signup).values(values)
+    statement = statement.on_conflict_do_update(index_elements=[Signup.id], set_=updates)
+    try:
+        await session.execute(statement)
+    except IntegrityError as exc:
+        raise ApplicationError(
+            f"subdomain {record.subdomain} is taken by another signup or tenant",
+            type=ErrorType.CONFLICT,
+            non_retryable=True,
+        ) from exc
+
+
+def _log_entry(event: ProvisioningEvent) -> ProvisioningLogEntry:
+    return ProvisioningLogEntry(
+        signup_id=uuid.UUID(event.signup_id) if event.signup_id else None,
+        tenant_id=uuid.UUID(event.tenant_id) if event.tenant_id else None,
+        action=event.action,
+        details=dict(event.details),
+    )
 
 
 def _now() -> datetime:

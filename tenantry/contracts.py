@@ -271,6 +271,13 @@ class ProvisioningEvent(BaseModel):
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
+class StageRecord(BaseModel):
+    """A signup entering a stage: its row and the provisioning-log entry that says so."""
+
+    signup: SignupRecord
+    event: ProvisioningEvent
+
+
 class TenantRecord(BaseModel):
     tenant_id: str
     signup_id: str

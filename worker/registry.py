@@ -125,6 +125,7 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         edge.edge_remove_pod_routes_if_present,
         records.save_signup,
         records.log_provisioning,
+        records.record_stage,
         records.ensure_tenant,
         records.update_tenant,
         records.audit,
