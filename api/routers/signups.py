@@ -90,6 +90,10 @@ async def create_signup(
     )
     if taken is not None:
         raise _taken(body.subdomain)
+    # The wait below for the Checkout URL takes seconds under load: holding a pooled
+    # connection through it lets a burst of signups exhaust the pool (every other route
+    # then waits for a connection, and fails after the pool timeout).
+    await session.close()
     signup_id = str(uuid.uuid4())
     start = WithStartWorkflowOperation(
         SignupWorkflow.run,
