@@ -23,8 +23,9 @@ from tenantry.contracts import (
     AuditEvent,
     ErrorType,
     ProvisioningEvent,
+    SignupProgress,
     SignupRecord,
-    StageRecord,
+    TenantChange,
     TenantKeys,
     TenantRecord,
 )
@@ -48,12 +49,15 @@ class RecordActivities:
             await session.commit()
 
     @activity.defn
-    async def record_stage(self, stage: StageRecord) -> None:
-        """The signup row and its log entry in one transaction: the status and the entry
-        that explains it are never seen apart."""
+    async def record_signup_progress(self, progress: SignupProgress) -> None:
+        """The tenant's updates, the log entries and the signup's new stage in one
+        transaction: a status is never seen without the entries that led to it."""
         async with self._sessions() as session:
-            await _upsert_signup(session, stage.signup)
-            session.add(_log_entry(stage.event))
+            # The signup first: the log entries refer to its row, which the first write makes.
+            await _upsert_signup(session, progress.signup)
+            for tenant in progress.tenants:
+                await _update_tenant(session, tenant)
+            session.add_all(_log_entry(event) for event in progress.events)
             await session.commit()
 
     @activity.defn
@@ -94,22 +98,16 @@ class RecordActivities:
 
     @activity.defn
     async def update_tenant(self, record: TenantRecord) -> None:
-        fields = record.model_dump(
-            exclude={"tenant_id", "signup_id", "subdomain", "tier"}, exclude_none=True
-        )
         async with self._sessions() as session:
-            tenant = await session.get(Tenant, uuid.UUID(record.tenant_id))
-            if tenant is None:
-                raise ApplicationError(
-                    f"tenant {record.tenant_id} not found",
-                    type=ErrorType.NOT_FOUND,
-                    non_retryable=True,
-                )
-            for key, value in fields.items():
-                setattr(tenant, key, value)
-            tenant.tier = record.tier
-            if record.status == "deleted":
-                tenant.deleted_at = _now()
+            await _update_tenant(session, record)
+            await session.commit()
+
+    @activity.defn
+    async def record_tenant_change(self, change: TenantChange) -> None:
+        """The tenant's row and its log entry in one transaction."""
+        async with self._sessions() as session:
+            await _update_tenant(session, change.tenant)
+            session.add(_log_entry(change.event))
             await session.commit()
 
     @activity.defn
@@ -155,6 +153,24 @@ async def _upsert_signup(session: AsyncSession, record: SignupRecord) -> None:
             type=ErrorType.CONFLICT,
             non_retryable=True,
         ) from exc
+
+
+async def _update_tenant(session: AsyncSession, record: TenantRecord) -> None:
+    fields = record.model_dump(
+        exclude={"tenant_id", "signup_id", "subdomain", "tier"}, exclude_none=True
+    )
+    tenant = await session.get(Tenant, uuid.UUID(record.tenant_id))
+    if tenant is None:
+        raise ApplicationError(
+            f"tenant {record.tenant_id} not found",
+            type=ErrorType.NOT_FOUND,
+            non_retryable=True,
+        )
+    for key, value in fields.items():
+        setattr(tenant, key, value)
+    tenant.tier = record.tier
+    if record.status == "deleted":
+        tenant.deleted_at = _now()
 
 
 def _log_entry(event: ProvisioningEvent) -> ProvisioningLogEntry:

@@ -271,13 +271,6 @@ class ProvisioningEvent(BaseModel):
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
-class StageRecord(BaseModel):
-    """A signup entering a stage: its row and the provisioning-log entry that says so."""
-
-    signup: SignupRecord
-    event: ProvisioningEvent
-
-
 class TenantRecord(BaseModel):
     tenant_id: str
     signup_id: str
@@ -292,6 +285,21 @@ class TenantRecord(BaseModel):
     stripe_customer_id: str | None = None
     stripe_subscription_id: str | None = None
     version: str | None = None
+
+
+class SignupProgress(BaseModel):
+    """What a signup wrote since its last stage change, and the new stage: one write."""
+
+    tenants: list[TenantRecord] = Field(default_factory=list)
+    events: list[ProvisioningEvent] = Field(default_factory=list)
+    signup: SignupRecord
+
+
+class TenantChange(BaseModel):
+    """A tenant's row after a change, and the provisioning-log entry that explains it."""
+
+    tenant: TenantRecord
+    event: ProvisioningEvent
 
 
 class TenantKeys(BaseModel):

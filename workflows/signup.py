@@ -57,11 +57,11 @@ with workflow.unsafe.imports_passed_through():
         ServerSpec,
         SignupAccepted,
         SignupInput,
+        SignupProgress,
         SignupRecord,
         SignupState,
         SignupStatus,
         Stage,
-        StageRecord,
         SubscriptionRef,
         TenantKeys,
         TenantRecord,
@@ -108,6 +108,9 @@ class SignupWorkflow:
         self._quick = timedelta(seconds=inp.step_timeout_seconds)
         # Undo steps of provisioning, registered before their steps, run in reverse.
         self._undo: list[Callable[[], Awaitable[Any]]] = []
+        # Writes that go to the database with the next stage change.
+        self._pending_tenants: list[TenantRecord] = []
+        self._pending_events: list[ProvisioningEvent] = []
 
     # -- messages ---------------------------------------------------------------------
     @workflow.update
@@ -466,15 +469,22 @@ class SignupWorkflow:
         )
         event = self._event(f"stage.{stage.value}", status=status.value, note=note)
         if workflow.patched(LOCAL_BOOKKEEPING):
-            await self._record(
-                RecordActivities.record_stage, StageRecord(signup=record, event=event)
+            progress = SignupProgress(
+                tenants=self._pending_tenants, events=[*self._pending_events, event], signup=record
             )
+            await self._record(RecordActivities.record_signup_progress, progress)
+            self._pending_tenants, self._pending_events = [], []
         else:
             await self._record(RecordActivities.save_signup, record)
             await self._record(RecordActivities.log_provisioning, event)
 
     async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
-        await self._record(RecordActivities.log_provisioning, self._event(action, **details))
+        """Logs a step's outcome; written with the next stage change (every path ends on one)."""
+        event = self._event(action, **details)
+        if workflow.patched(LOCAL_BOOKKEEPING):
+            self._pending_events.append(event)
+        else:
+            await self._record(RecordActivities.log_provisioning, event)
 
     def _event(self, action: str, **details: str | int | float | bool | None) -> ProvisioningEvent:
         return ProvisioningEvent(
@@ -497,7 +507,11 @@ class SignupWorkflow:
         )
 
     async def _save_tenant(self, tenant: TenantRecord) -> None:
-        await self._record(RecordActivities.update_tenant, tenant)
+        """Saves the tenant's row as it is now; written with the next stage change."""
+        if workflow.patched(LOCAL_BOOKKEEPING):
+            self._pending_tenants.append(tenant.model_copy())
+        else:
+            await self._record(RecordActivities.update_tenant, tenant)
 
     async def _record(
         self, method: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = UNDO_RETRY
@@ -505,8 +519,9 @@ class SignupWorkflow:
         """Runs a bookkeeping write (a record, the provisioning log) in the worker itself.
 
         These are short database upserts: as local activities they need no task-queue
-        round trip, which was most of a signup's time. Histories recorded before this
-        ran them as ordinary activities and still replay that way.
+        round trip, and the writes between two stages go in one, which was most of a
+        signup's time. Histories recorded before `LOCAL_BOOKKEEPING` ran each write as an
+        ordinary activity and still replay that way.
         """
         if workflow.patched(LOCAL_BOOKKEEPING):
             return await workflow.execute_local_activity_method(
