@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ServerRef,
         StackCommand,
         SubscriptionRef,
+        TenantChange,
         TenantDeployResult,
         TenantRecord,
         VersionDeploy,
@@ -62,6 +63,8 @@ HEARTBEAT = timedelta(seconds=10)
 FAILED_EVENTS = frozenset({"invoice.payment_failed"})
 PAID_EVENTS = frozenset({"invoice.payment_succeeded", "invoice.paid"})
 ROLLOUTS_REMEMBERED = 20
+# The patch under which a status and the log entry that explains it are one write.
+STATUS_WITH_LOG = "status-with-log"
 
 
 class BillingEvent(BaseModel):
@@ -391,8 +394,7 @@ class TenantWorkflow:
                 type="TierChangeFailed",
             ) from err
         self._s.tier = new
-        await self._save("active")
-        await self._log("tier.changed", old=old, new=new)
+        await self._save_and_log("active", "tier.changed", old=old, new=new)
         await self._audit(change, "tenant.tier", {"old": old, "new": new})
 
     async def _deploy_version(self, req: VersionDeploy) -> None:
@@ -449,8 +451,9 @@ class TenantWorkflow:
             self._s.rollouts.pop(next(iter(self._s.rollouts)))
         if running is not None:
             self._s.version = running
-        await self._save(self._s.status)
-        await self._log(f"rollout.{status.value}", rollout_id=req.rollout_id, version=running)
+        await self._save_and_log(
+            self._s.status, f"rollout.{status.value}", rollout_id=req.rollout_id, version=running
+        )
         op = TenantOperation(actor=req.actor, reason=reason)
         details = {"rollout_id": req.rollout_id, "old": previous, "new": running}
         await self._audit(op, f"tenant.rollout.{status.value}", details)
@@ -523,34 +526,47 @@ class TenantWorkflow:
         )
 
     async def _set_status(self, status: str, op: TenantOperation, action: str) -> None:
-        await self._save(status)
-        await self._log(action, actor=op.actor, reason=op.reason)
+        await self._save_and_log(status, action, actor=op.actor, reason=op.reason)
         await self._audit(op, action, {"reason": op.reason})
 
     async def _save(self, status: str) -> None:
+        await self._act(RecordActivities.update_tenant, self._record(status), retry=FOREVER)
+
+    async def _save_and_log(
+        self, status: str, action: str, **details: str | int | float | bool | None
+    ) -> None:
+        """The tenant's row and the log entry that explains the change, in one write, so
+        that nobody sees the new status without its reason (histories from before
+        `STATUS_WITH_LOG` made them two writes)."""
+        if not workflow.patched(STATUS_WITH_LOG):
+            await self._save(status)
+            await self._log(action, **details)
+            return
+        change = TenantChange(tenant=self._record(status), event=self._event(action, **details))
+        await self._act(RecordActivities.record_tenant_change, change, retry=FOREVER)
+
+    def _record(self, status: str) -> TenantRecord:
+        """The row as it is now, with `status`; also updates the search attribute."""
         self._s.status = status
         workflow.upsert_search_attributes([SA_STAGE.value_set(status)])
         s = self._s
-        await self._act(
-            RecordActivities.update_tenant,
-            TenantRecord(
-                tenant_id=s.tenant_id,
-                signup_id=s.signup_id,
-                subdomain=s.subdomain,
-                tier=s.tier,
-                status=status,
-                server_ip=s.server_ip,
-                version=s.version,
-            ),
-            retry=FOREVER,
+        return TenantRecord(
+            tenant_id=s.tenant_id,
+            signup_id=s.signup_id,
+            subdomain=s.subdomain,
+            tier=s.tier,
+            status=status,
+            server_ip=s.server_ip,
+            version=s.version,
         )
 
     async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
         await self._act(
-            RecordActivities.log_provisioning,
-            ProvisioningEvent(action=action, tenant_id=self._s.tenant_id, details=details),
-            retry=FOREVER,
+            RecordActivities.log_provisioning, self._event(action, **details), retry=FOREVER
         )
+
+    def _event(self, action: str, **details: str | int | float | bool | None) -> ProvisioningEvent:
+        return ProvisioningEvent(action=action, tenant_id=self._s.tenant_id, details=details)
 
     async def _audit(self, op: TenantOperation, action: str, details: dict[str, Any]) -> None:
         await self._act(
