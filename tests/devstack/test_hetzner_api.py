@@ -8,7 +8,7 @@ from hcloud import APIException
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
-from tests.fixtures.hetzner import HetznerEmulator, create_server
+from tests.fixtures.hetzner import NETWORK_PREFIX, HetznerEmulator, create_server
 
 
 def test_create_returns_server_action_next_actions_and_password(
@@ -20,7 +20,7 @@ def test_create_returns_server_action_next_actions_and_password(
     assert server.server_type.name == "cpx21"
     assert server.image.name == "ubuntu-24.04"
     assert server.location.name == "fsn1"
-    assert server.public_net.ipv4.ip.startswith("127.21.")
+    assert server.public_net.ipv4.ip.startswith(NETWORK_PREFIX)
     assert server.public_net.ipv6.ip.endswith("::/64")
     assert server.public_net.floating_ips == []
     assert response.action.command == "create_server"

@@ -10,6 +10,7 @@ import hcloud
 import pytest
 
 from tests.fixtures.hetzner import (
+    NETWORK_PREFIX,
     HetznerEmulator,
     ServerKeys,
     b64,
@@ -106,14 +107,14 @@ def test_boot_delay_and_address_reuse_after_delete(
     hetzner.admin.post("/_admin/config", {"boot_delay": 1.0})
     first = create_server(hcloud_client, "first")
     ip = first.server.public_net.ipv4.ip
-    assert ip == "127.21.0.2"
+    assert ip == f"{NETWORK_PREFIX}0.2"
     assert unreachable(ip)  # running, but still booting
     wait_for_health(ip)
     second = create_server(hcloud_client, "second", wait=False)
-    assert second.server.public_net.ipv4.ip == "127.21.0.3"
+    assert second.server.public_net.ipv4.ip == f"{NETWORK_PREFIX}0.3"
     hcloud_client.servers.delete(first.server).wait_until_finished()
     third = create_server(hcloud_client, "third", wait=False)
-    assert third.server.public_net.ipv4.ip == "127.21.0.2"
+    assert third.server.public_net.ipv4.ip == f"{NETWORK_PREFIX}0.2"
 
 
 def test_reset_tears_down_every_machine(
