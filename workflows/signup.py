@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         CheckoutSessionInput,
         CheckoutSessionRef,
         CreateCustomerInput,
+        CustomerRef,
         DnsRecord,
         EmailMessage,
         EnsureSubscriptionInput,
@@ -85,8 +86,10 @@ UNDO_RETRY = RetryPolicy(
 )
 # Long steps heartbeat at least every 5 s; a dead worker's step is retried after this.
 HEARTBEAT = timedelta(seconds=10)
-# The patch under which records and the provisioning log are written by local activities.
-LOCAL_BOOKKEEPING = "local-bookkeeping"
+# The patch under which short steps run as local activities, in the worker that runs the
+# workflow: the database writes (records, the provisioning log) and the quick, idempotent
+# calls to Stripe and the mail server. Long steps (server, DNS, health) stay activities.
+LOCAL_STEPS = "local-short-steps"
 
 
 @workflow.defn
@@ -214,7 +217,7 @@ class SignupWorkflow:
     async def _checkout_step(self) -> None:
         inp = self._inp
         base_key = f"{workflow.info().workflow_id}:{inp.signup_id}"
-        customer = await workflow.execute_activity_method(
+        customer: CustomerRef = await self._short_step(
             BillingActivities.create_customer,
             CreateCustomerInput(
                 idempotency_key=f"{base_key}:customer",
@@ -222,11 +225,9 @@ class SignupWorkflow:
                 signup_id=inp.signup_id,
                 subdomain=inp.subdomain,
             ),
-            start_to_close_timeout=self._quick,
-            retry_policy=STEP_RETRY,
         )
         self._customer_id = customer.customer_id
-        self._checkout = await workflow.execute_activity_method(
+        self._checkout = await self._short_step(
             BillingActivities.create_checkout_session,
             CheckoutSessionInput(
                 idempotency_key=f"{base_key}:checkout",
@@ -236,8 +237,6 @@ class SignupWorkflow:
                 tier=inp.tier,
                 expires_at=workflow.now() + timedelta(seconds=inp.checkout_expiry_seconds),
             ),
-            start_to_close_timeout=self._quick,
-            retry_policy=STEP_RETRY,
         )
 
     async def _provision(self) -> None:
@@ -250,7 +249,7 @@ class SignupWorkflow:
         await self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
         await self._log("provisioning.started", reset_event_id=reset_event_id)
         if self._subscription_id:
-            subscription = await workflow.execute_activity_method(
+            subscription: SubscriptionRef = await self._short_step(
                 BillingActivities.ensure_subscription_active,
                 EnsureSubscriptionInput(
                     subscription_id=self._subscription_id,
@@ -259,8 +258,6 @@ class SignupWorkflow:
                     signup_id=inp.signup_id,
                     subdomain=inp.subdomain,
                 ),
-                start_to_close_timeout=self._quick,
-                retry_policy=STEP_RETRY,
             )
             self._subscription_id = subscription.subscription_id
         tenant = self._tenant_record("provisioning")
@@ -339,7 +336,7 @@ class SignupWorkflow:
 
         # Welcome, then active.
         await self._enter(Stage.WELCOME, SignupStatus.PROVISIONING)
-        await workflow.execute_activity_method(
+        await self._short_step(
             MailActivities.send_email,
             EmailMessage(
                 to=inp.email,
@@ -349,8 +346,6 @@ class SignupWorkflow:
                 ),
                 dedupe_key=f"welcome-{inp.signup_id}",
             ),
-            start_to_close_timeout=self._quick,
-            retry_policy=STEP_RETRY,
         )
         tenant.status = "active"
         await self._save_tenant(tenant)
@@ -468,7 +463,7 @@ class SignupWorkflow:
             tenant_id=self._tenant_id if self._tenant_created else None,
         )
         event = self._event(f"stage.{stage.value}", status=status.value, note=note)
-        if workflow.patched(LOCAL_BOOKKEEPING):
+        if workflow.patched(LOCAL_STEPS):
             progress = SignupProgress(
                 tenants=self._pending_tenants, events=[*self._pending_events, event], signup=record
             )
@@ -481,7 +476,7 @@ class SignupWorkflow:
     async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
         """Logs a step's outcome; written with the next stage change (every path ends on one)."""
         event = self._event(action, **details)
-        if workflow.patched(LOCAL_BOOKKEEPING):
+        if workflow.patched(LOCAL_STEPS):
             self._pending_events.append(event)
         else:
             await self._record(RecordActivities.log_provisioning, event)
@@ -508,22 +503,26 @@ class SignupWorkflow:
 
     async def _save_tenant(self, tenant: TenantRecord) -> None:
         """Saves the tenant's row as it is now; written with the next stage change."""
-        if workflow.patched(LOCAL_BOOKKEEPING):
+        if workflow.patched(LOCAL_STEPS):
             self._pending_tenants.append(tenant.model_copy())
         else:
             await self._record(RecordActivities.update_tenant, tenant)
 
+    async def _short_step(self, method: Callable[..., Any], arg: Any) -> Any:
+        """A quick, idempotent call (Stripe, mail): local under `LOCAL_STEPS`."""
+        return await self._record(method, arg, STEP_RETRY)
+
     async def _record(
-        self, method: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = UNDO_RETRY
+        self, method: Callable[..., Any], arg: Any, retry: RetryPolicy = UNDO_RETRY
     ) -> Any:
         """Runs a bookkeeping write (a record, the provisioning log) in the worker itself.
 
         These are short database upserts: as local activities they need no task-queue
         round trip, and the writes between two stages go in one, which was most of a
-        signup's time. Histories recorded before `LOCAL_BOOKKEEPING` ran each write as an
+        signup's time. Histories recorded before `LOCAL_STEPS` ran each write as an
         ordinary activity and still replay that way.
         """
-        if workflow.patched(LOCAL_BOOKKEEPING):
+        if workflow.patched(LOCAL_STEPS):
             return await workflow.execute_local_activity_method(
                 method, arg, start_to_close_timeout=self._quick, retry_policy=retry
             )
@@ -545,12 +544,7 @@ class SignupWorkflow:
 
     async def _mail_quietly(self, message: EmailMessage) -> None:
         try:
-            await workflow.execute_activity_method(
-                MailActivities.send_email,
-                message,
-                start_to_close_timeout=self._quick,
-                retry_policy=STEP_RETRY,
-            )
+            await self._short_step(MailActivities.send_email, message)
         except (ActivityError, CancelledError):
             workflow.logger.warning("could not send a notification mail")
 
