@@ -124,7 +124,8 @@ class DevStack:
     def log(self, part: str) -> Path:
         return self.state_dir / "logs" / f"{part}.log"
 
-    def stop(self) -> None:
+    def stop(self, *, keep: bool = False) -> None:
+        """Ctrl-C, as a user would; ``keep`` leaves the state dir (logs) for a post-mortem."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -132,7 +133,10 @@ class DevStack:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if keep:
+            print(f"bench: the stack's logs are kept in {self.state_dir / 'logs'}", flush=True)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -200,5 +204,7 @@ def dev_stack(
             time.sleep(0.1)
         stack.state = json.loads((stack.state_dir / "dev.json").read_text())
         yield stack
-    finally:
-        stack.stop()
+    except BaseException:
+        stack.stop(keep=True)
+        raise
+    stack.stop()
