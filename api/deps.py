@@ -20,12 +20,16 @@ from tenantry.settings import ApiSettings
 _bearer = HTTPBearer(auto_error=False, description="admin token, host token or account API key")
 
 
-def get_settings(request: Request) -> ApiSettings:
+# Dependencies that never block are `async def`: FastAPI runs a plain `def` dependency in
+# its thread pool, a thread hop per request for what is an attribute read.
+
+
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
@@ -56,12 +60,12 @@ def _matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_admin(credentials: Credentials, settings: SettingsDep) -> None:
+async def require_admin(credentials: Credentials, settings: SettingsDep) -> None:
     if not _matches(bearer_token(credentials), settings.admin_token.get_secret_value()):
         raise unauthorized("invalid admin token")
 
 
-def require_host_token(credentials: Credentials, settings: SettingsDep) -> None:
+async def require_host_token(credentials: Credentials, settings: SettingsDep) -> None:
     if not _matches(bearer_token(credentials), settings.host_bootstrap_token.get_secret_value()):
         raise unauthorized("invalid host bootstrap token")
 
@@ -75,13 +79,17 @@ async def current_account(credentials: Credentials, session: SessionDep) -> Acco
     token = bearer_token(credentials)
     if not token.startswith(API_KEY_PREFIX):
         raise unauthorized("invalid API key")
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.prefix == api_key_prefix(token), ApiKey.revoked_at.is_(None))
+    # Key and account in one query: this runs before every account route.
+    query = (
+        select(ApiKey, Account)
+        .join(Account, Account.id == ApiKey.account_id)
+        .where(ApiKey.prefix == api_key_prefix(token), ApiKey.revoked_at.is_(None))
     )
-    if key is None or not verify_secret(token, key.key_hash):
+    row = (await session.execute(query)).first()
+    if row is None or not verify_secret(token, row[0].key_hash):
         raise unauthorized("invalid API key")
-    account = await session.get(Account, key.account_id)
-    if account is None or account.status != "active":
+    account = row[1]
+    if account.status != "active":
         raise unauthorized("account is not active")
     return account
 
