@@ -22,7 +22,7 @@ from activities.pods.errors import (
     RemoteCommandFailed,
     RuntimeUnavailable,
 )
-from activities.pods.ssh import SshConnector, bash, is_missing
+from activities.pods.ssh import SshConnector, bash, docker_error, is_missing
 from activities.pods_models import (
     ContainerInfo,
     ContainerRef,
@@ -118,27 +118,34 @@ class PodContainers:
             return existing
         if existing is None:
             await self._create(conn, host, spec, copy_image_workspace=copy_image_workspace)
-        # Starting a running container is a no-op, so a racing attempt is harmless.
-        await self._ssh.run(conn, ["docker", "start", spec.container_name])
-        return await self._require(conn, host, spec.pod_id)
+        return await self._start(conn, host, spec.pod_id)
+
+    async def _start(
+        self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
+    ) -> ContainerInfo:
+        """Starts the container and reads it back, in one round trip rather than two.
+
+        Starting a running container is a no-op, so a racing attempt is harmless.
+        """
+        name = container_name(pod_id)
+        start = shlex.join(["docker", "start", name])
+        script = f"{start} >/dev/null && {_inspect_cmd(name)}"
+        result = await self._ssh.run(conn, bash(script), check=False)
+        if result.exit_status != 0:
+            raise docker_error(result.stderr, f"docker start {name}")
+        return _own_info(pod_id, host, result.stdout)
 
     async def inspect(
         self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
     ) -> ContainerInfo | None:
         """Our container for ``pod_id``, None if absent; PodConflict if the name is a stranger's."""
         name = container_name(pod_id)
-        result = await self._ssh.run(
-            conn, ["docker", "container", "inspect", "--format", "{{json .}}", name], check=False
-        )
+        result = await self._ssh.run(conn, _inspect_cmd(name), check=False)
         if result.exit_status != 0:
             if is_missing(result.stderr):
                 return None
             raise RemoteCommandFailed(f"docker inspect {name}: {result.stderr.strip()}")
-        data: dict[str, Any] = json.loads(result.stdout)
-        labels = data.get("Config", {}).get("Labels") or {}
-        if labels.get(LABEL_POD) != pod_id:
-            raise PodConflict(f"{host.name}: container {name} exists but is not pod {pod_id}'s")
-        return _container_info(pod_id, host, data)
+        return _own_info(pod_id, host, result.stdout)
 
     async def remove_volume_if_present(
         self, conn: asyncssh.SSHClientConnection, pod_id: str
@@ -248,6 +255,20 @@ class PodContainers:
             raise RemoteCommandFailed(
                 f"docker create {spec.container_name}: {result.stderr.strip()}"
             )
+
+
+def _inspect_cmd(name: str) -> str:
+    return shlex.join(["docker", "container", "inspect", "--format", "{{json .}}", name])
+
+
+def _own_info(pod_id: str, host: PodHostRef, inspected: bytes) -> ContainerInfo:
+    """The inspected container as ours; PodConflict if its labels say it is a stranger's."""
+    data: dict[str, Any] = json.loads(inspected)
+    labels = data.get("Config", {}).get("Labels") or {}
+    if labels.get(LABEL_POD) != pod_id:
+        name = container_name(pod_id)
+        raise PodConflict(f"{host.name}: container {name} exists but is not pod {pod_id}'s")
+    return _container_info(pod_id, host, data)
 
 
 def _labels(spec: PodSpec) -> list[str]:
