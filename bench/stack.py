@@ -173,6 +173,7 @@ def dev_stack(
     octet = random.randrange(60, 100)
     env["TENANTRY_DEV_HETZNER_NETWORK"] = f"127.{octet}.0.0/16"
     env["TENANTRY_DEV_POD_HOST_NETWORK"] = f"127.{octet + 40}.0"
+    env["TENANTRY_DEV_DOCKER_BRIDGE"] = f"tntb{octet}"
     for name, port in zip(PORT_FIELDS, distinct_free_ports(len(PORT_FIELDS)), strict=True):
         env[f"TENANTRY_DEV_{name.upper()}"] = str(port)
     env.update(overrides or {})

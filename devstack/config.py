@@ -38,6 +38,8 @@ class DevStackSettings(BaseSettings):
     # on port 22 of <pod_host_network>.1, .2; emulated Hetzner servers get addresses here.
     pod_host_network: str = Field(default="127.0.10", pattern=r"^127\.\d{1,3}\.\d{1,3}$")
     hetzner_network: str = Field(default="127.20.0.0/16", pattern=r"^127\.[0-9./]+$")
+    # The Linux bridge of the private dockerd (when no daemon answers): one per stack.
+    docker_bridge: str = Field(default="tnt-dev0", pattern=r"^[a-z0-9-]{1,15}$")
 
     # How long one part may take to become healthy before `tenantry dev` gives up.
     ready_timeout: float = 60.0

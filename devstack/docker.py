@@ -230,7 +230,7 @@ class DockerDaemon:
         time.sleep(0.1)
 
 
-def ensure_docker(state_dir: Path) -> tuple[str, DockerDaemon | None]:
+def ensure_docker(state_dir: Path, bridge: str = "tnt-dev0") -> tuple[str, DockerDaemon | None]:
     """The DOCKER_HOST for pods: the one that answers, else a private daemon we start.
 
     Returns the url and the daemon to stop later (``None`` when we adopted someone
@@ -240,7 +240,7 @@ def ensure_docker(state_dir: Path) -> tuple[str, DockerDaemon | None]:
     for host in filter(None, candidates):
         if docker_answers(host):
             return host, None
-    daemon = DockerDaemon(state_dir).start()
+    daemon = DockerDaemon(state_dir, bridge=bridge).start()
     return daemon.host, daemon
 
 
@@ -252,7 +252,7 @@ def dev_parts() -> list[DevPart]:
     from devstack.dev import DevContext, DevPart
 
     def start(ctx: DevContext) -> DockerDaemon | None:
-        host, daemon = ensure_docker(ctx.state_dir / "docker")
+        host, daemon = ensure_docker(ctx.state_dir / "docker", ctx.settings.docker_bridge)
         if daemon is not None and daemon.process is not None:
             ctx.watched[daemon.process.name] = daemon.process
         from devstack.images import ensure_pod_base_image

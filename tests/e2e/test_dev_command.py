@@ -76,6 +76,11 @@ def dev_env(short_tmp: Path) -> dict[str, str]:
     env["TENANTRY_DEV_STATE_DIR"] = str(short_tmp / "state")
     for name, port in zip(PORT_FIELDS, distinct_free_ports(len(PORT_FIELDS)), strict=True):
         env[f"TENANTRY_DEV_{name.upper()}"] = str(port)
+    # Addresses and a bridge of its own too, so that it runs beside a developer's stack.
+    octet = 140 + os.getpid() % 50
+    env["TENANTRY_DEV_POD_HOST_NETWORK"] = f"127.{octet}.0"
+    env["TENANTRY_DEV_HETZNER_NETWORK"] = f"127.{octet}.128.0/17"
+    env["TENANTRY_DEV_DOCKER_BRIDGE"] = f"tnte{octet}"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
