@@ -198,6 +198,9 @@ class ApiSettings(CoreSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     signup_rate_limit_per_minute: int = 10
+    # How long POST /v1/signups waits for the Checkout URL before answering 503 (repeat
+    # the same request to join the signup in progress).
+    signup_checkout_wait: Duration = timedelta(seconds=30)
     team_invite_ttl: Duration = timedelta(days=7)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -40,8 +41,6 @@ from tenantry.validation import subdomain_problem
 from workflows.signup import SignupWorkflow
 
 router = APIRouter(prefix="/v1/signups", tags=["signups"])
-
-CHECKOUT_WAIT_SECONDS = 30.0
 
 
 class SignupCreate(BaseModel):
@@ -128,14 +127,15 @@ async def create_signup(
                 CheckoutRequest(signup_id=signup_id, email=str(body.email), tier=body.tier.value),
                 start_workflow_operation=start,
             ),
-            CHECKOUT_WAIT_SECONDS,
+            settings.signup_checkout_wait.total_seconds(),
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONFLICT:
             raise _taken(body.subdomain) from exc
         raise ApiError(502, "checkout_failed", f"could not start checkout: {cause}") from exc
-    except (TimeoutError, RPCError) as exc:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+        # The wait's cancellation surfaces as the client's own update-timeout error.
         raise ApiError(
             503,
             "checkout_pending",

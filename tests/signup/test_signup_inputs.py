@@ -104,3 +104,22 @@ async def test_signups_are_rate_limited_per_client(
         "signup-rate-one",
         "signup-rate-two",
     ]
+
+
+def test_a_slow_checkout_answers_503_and_the_same_request_joins_it_later(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    """No worker yet: the Checkout URL does not come in time; nothing is lost meanwhile."""
+    stack = stack_factory(start_worker=False, signup_checkout_wait=1)
+    body = {**GOOD, "subdomain": "patient"}
+    with stack.api.client() as http:
+        pending = http.post("/v1/signups", json=body)
+    assert pending.status_code == 503, pending.text
+    assert pending.json()["error"]["code"] == "checkout_pending"
+    assert int(pending.headers["Retry-After"]) >= 1
+
+    stack.start_worker()
+    joined = stack.signup("patient")
+    assert joined["checkout_url"]
+    assert stack.signup_status(joined)["status"] == "pending"
+    assert len(EmulatorAdmin(stack.stripe_url).requests("customers.create")) == 1
