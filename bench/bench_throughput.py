@@ -50,10 +50,11 @@ def quiet_emulator(stack: DevStack) -> None:
 
 async def start_and_pay(http: httpx.AsyncClient, payers: asyncio.Semaphore, subdomain: str) -> str:
     """Signs up and pays; returns "" or why it could not."""
-    response = await http.post(
-        "/v1/signups",
-        json={"email": f"{subdomain}@example.com", "subdomain": subdomain, "tier": "starter"},
-    )
+    body = {"email": f"{subdomain}@example.com", "subdomain": subdomain, "tier": "starter"}
+    response = await http.post("/v1/signups", json=body)
+    while response.status_code == 503:  # checkout_pending: the same request joins it
+        await asyncio.sleep(float(response.headers.get("Retry-After", "5")))
+        response = await http.post("/v1/signups", json=body)
     if response.status_code != 202:
         return f"POST /v1/signups: {response.status_code} {response.text[:200]}"
     async with payers:
