@@ -89,6 +89,8 @@ EDGE_RETRY = RetryPolicy(
 )
 EDGE_TIMEOUT = timedelta(seconds=30)
 DB_TIMEOUT = timedelta(seconds=30)
+# The patch under which the pod's database writes run as local activities.
+LOCAL_RECORDS = "pod-local-records"
 HOST_TIMEOUT = timedelta(minutes=15)
 
 Op = str  # "hibernate" | "restore" | "destroy"
@@ -502,6 +504,16 @@ class PodWorkflow:
     async def _db(
         self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = UNDO_RETRY
     ) -> Any:
+        """A bookkeeping write (status, pod event, snapshot row, activity, keys).
+
+        Short database upserts, keyed by business identity: as local activities they
+        need no task-queue round trip. A run that began before `LOCAL_RECORDS` keeps
+        writing them as ordinary activities until it continues as new.
+        """
+        if workflow.patched(LOCAL_RECORDS):
+            return await workflow.execute_local_activity_method(
+                fn, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=retry
+            )
         return await workflow.execute_activity_method(
             fn, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=retry
         )
