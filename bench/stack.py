@@ -14,7 +14,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import httpx
 
 from devstack.admin import EmulatorAdmin
 from devstack.config import DevStackSettings
+from devstack.procs import distinct_free_ports
 from tenantry.settings import WorkerSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,20 +38,6 @@ PORT_FIELDS = [
     for name, info in DevStackSettings.model_fields.items()
     if name.endswith("_port") and info.annotation is int
 ]
-
-
-def distinct_free_ports(count: int) -> list[int]:
-    """Free ports, none twice (each socket stays bound until all are chosen)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @dataclass

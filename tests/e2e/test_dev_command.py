@@ -33,7 +33,7 @@ from devstack.config import DevStackSettings
 from devstack.dev import DevContext, DevPart, DevStack, core_parts
 from devstack.mailbox import Mailbox
 from devstack.moto import s3_client
-from devstack.procs import free_port, port_in_use
+from devstack.procs import distinct_free_ports, free_port, port_in_use
 from devstack.temporal import temporal_binary
 from tenantry.settings import CoreSettings
 
@@ -45,20 +45,6 @@ PORT_FIELDS = [
     if name.endswith("_port") and info.annotation is int
 ]
 TENANTRY = Path(sys.executable).parent / "tenantry"
-
-
-def distinct_free_ports(count: int) -> list[int]:
-    """Free ports, none twice (each socket stays bound until all are chosen)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture
