@@ -27,8 +27,8 @@ from decimal import Decimal
 from typing import Any
 
 import stripe
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import ColumnElement, FromClause, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -75,6 +75,25 @@ def _stored_during(start: datetime, end: datetime) -> ColumnElement[bool]:
             and_(Snapshot.deleted_at.is_not(None), Snapshot.deleted_at > start),
         ),
     )
+
+
+def _unnest(table: FromClause, rows: list[dict[str, Any]]) -> Select[Any]:
+    """`rows` (dicts with the same keys, in order) as a SELECT for `INSERT ... SELECT`.
+
+    Each column is sent as one array and unnested, so a page of thousands of rows is one
+    statement with one parameter per column: a multi-row VALUES would need a parameter per
+    value (PostgreSQL takes at most 65,535, fewer than 5,000 usage records) and is slow to
+    build. `WITH ORDINALITY` keeps the rows in list order, so identity ids follow it.
+    """
+    columns = list(rows[0])
+    arrays = [
+        bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in columns
+    ]
+    unnested = (
+        func.unnest(*arrays).table_valued(*columns, with_ordinality="ordinal").render_derived()
+    )
+    return select(*(unnested.c[name] for name in columns)).order_by(unnested.c.ordinal)
 
 
 class MeteringActivities:
@@ -294,7 +313,7 @@ class MeteringActivities:
         ]
         statement = (
             insert(UsageRecord)
-            .values(values)
+            .from_select(list(values[0]), _unnest(UsageRecord.__table__, values))
             .on_conflict_do_nothing(
                 index_elements=[UsageRecord.pod_id, UsageRecord.hour, UsageRecord.kind]
             )
