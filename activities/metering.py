@@ -21,15 +21,28 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import stripe
-from sqlalchemy import ColumnElement, FromClause, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import from_stripe
@@ -61,6 +74,16 @@ from tenantry.metering import (
 STREAM_BATCH = 100  # Stripe's v2 meter event stream takes at most 100 events a request
 CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
 VALUE_PAYLOAD_KEY = "value"
+# What reporting reads of a usage record.
+REPORTED_COLUMNS = (
+    UsageRecord.id,
+    UsageRecord.billed_account_id,
+    UsageRecord.billed_customer_id,
+    UsageRecord.event_name,
+    UsageRecord.stripe_identifier,
+    UsageRecord.meter_value,
+)
+ReportedRow = Row[int, uuid.UUID, str | None, str | None, str, int]
 
 
 def _stored_during(start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -75,6 +98,14 @@ def _stored_during(start: datetime, end: datetime) -> ColumnElement[bool]:
             and_(Snapshot.deleted_at.is_not(None), Snapshot.deleted_at > start),
         ),
     )
+
+
+def _one_of(
+    column: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID], ids: list[uuid.UUID]
+) -> ColumnElement[bool]:
+    """`column = ANY(:ids)`: one array parameter however many ids. An IN list takes a
+    parameter per id (PostgreSQL takes at most 65,535) and is slow to build by the thousand."""
+    return column == any_(bindparam(None, ids, type_=ARRAY(Uuid())))
 
 
 def _unnest(table: FromClause, rows: list[dict[str, Any]]) -> Select[Any]:
@@ -193,7 +224,11 @@ class MeteringActivities:
         start = utc_hour(inp.hour)
         end = start + HOUR
         with self._sessions() as session, session.begin():
+            # One more than the page: whether another page follows, without an empty
+            # page (an activity and this query again) after the last full one.
             billed_ids = self._active_billed_accounts(session, start, end, inp)
+            more = len(billed_ids) > inp.limit
+            billed_ids = billed_ids[: inp.limit]
             if not billed_ids:
                 return MeterPageResult()
             activity.heartbeat(str(billed_ids[-1]))
@@ -208,7 +243,7 @@ class MeteringActivities:
             inserted = self._insert(session, lines, customers)
             self._deduct_credits(session, inserted)
             depleted = self._depleted(session, billed_ids, start)
-        next_after = str(billed_ids[-1]) if len(billed_ids) == inp.limit else None
+        next_after = str(billed_ids[-1]) if more else None
         return MeterPageResult(
             lines=len(lines), inserted=len(inserted), next_after=next_after, depleted=depleted
         )
@@ -241,7 +276,7 @@ class MeteringActivities:
             .where(or_(in_hour, last_kind.in_(sorted(RUNNING_EVENT_KINDS)), stored))
             .group_by(billed)
             .order_by(billed)
-            .limit(inp.limit)
+            .limit(inp.limit + 1)
         )
         if inp.after_billed_account:
             query = query.where(billed > uuid.UUID(inp.after_billed_account))
@@ -254,20 +289,20 @@ class MeteringActivities:
         rows = session.execute(
             select(Pod.id, Pod.account_id, billed)
             .join(Account, Account.id == Pod.account_id)
-            .where(billed.in_(billed_ids))
+            .where(_one_of(billed, billed_ids))
         ).all()
         pod_ids = [row[0] for row in rows]
         month = month_start(start)
         # The last event before the month (the state the month starts in), then the month's.
         before = (
             select(PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id)
-            .where(PodEvent.pod_id.in_(pod_ids), PodEvent.at < month)
+            .where(_one_of(PodEvent.pod_id, pod_ids), PodEvent.at < month)
             .ext(distinct_on(PodEvent.pod_id))
             .order_by(PodEvent.pod_id, PodEvent.at.desc(), PodEvent.id.desc())
         )
         during = select(
             PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id
-        ).where(PodEvent.pod_id.in_(pod_ids), PodEvent.at >= month, PodEvent.at < end)
+        ).where(_one_of(PodEvent.pod_id, pod_ids), PodEvent.at >= month, PodEvent.at < end)
         events: dict[uuid.UUID, list[PodEventFact]] = {}
         for query in (before, during):
             for pod_id, kind, tier, at, seq in session.execute(query):
@@ -281,7 +316,7 @@ class MeteringActivities:
             for pod_id, size, completed, deleted in session.execute(
                 select(
                     Snapshot.pod_id, Snapshot.size_bytes, Snapshot.completed_at, Snapshot.deleted_at
-                ).where(Snapshot.pod_id.in_(pod_ids), _stored_during(start, end))
+                ).where(_one_of(Snapshot.pod_id, pod_ids), _stored_during(start, end))
             )
             if completed is not None
         ]
@@ -292,6 +327,7 @@ class MeteringActivities:
     ) -> list[UsageLine]:
         if not lines:
             return []
+        identifiers = [line.identifier for line in lines]
         values: list[dict[str, Any]] = [
             {
                 "pod_id": line.pod_id,
@@ -307,9 +343,9 @@ class MeteringActivities:
                 "free_seconds": line.free_seconds,
                 "meter_value": line.meter_value,
                 "event_name": line.event_name,
-                "stripe_identifier": line.identifier,
+                "stripe_identifier": identifier,
             }
-            for line in lines
+            for line, identifier in zip(lines, identifiers, strict=True)
         ]
         statement = (
             insert(UsageRecord)
@@ -320,7 +356,7 @@ class MeteringActivities:
             .returning(UsageRecord.stripe_identifier)
         )
         new = set(session.scalars(statement))
-        return [line for line in lines if line.identifier in new]
+        return [line for line, i in zip(lines, identifiers, strict=True) if i in new]
 
     def _deduct_credits(self, session: Session, inserted: list[UsageLine]) -> None:
         """Prepaid accounts (any ledger entry) pay new usage from credits, once per record."""
@@ -337,28 +373,40 @@ class MeteringActivities:
                 .distinct()
             )
         )
+        if not prepaid:
+            return
+        # Serialises deductions per account so `balance_after` is a true running total;
+        # locked in id order, as every page does, so two pages never deadlock.
+        session.execute(
+            select(Account.id)
+            .where(Account.id.in_(sorted(prepaid)))
+            .order_by(Account.id)
+            .with_for_update()
+        )
+        balances = {
+            account_id: balance for account_id, balance in session.execute(latest_balances(prepaid))
+        }
+        entries: list[dict[str, Any]] = []
         for account_id in sorted(prepaid):
-            # Serialises deductions per account so `balance_after` is a true running total.
-            session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
-            balance = session.scalar(
-                select(CreditEntry.balance_after)
-                .where(CreditEntry.account_id == account_id)
-                .order_by(CreditEntry.id.desc())
-                .limit(1)
-            ) or Decimal(0)
+            balance = balances.get(account_id) or Decimal(0)
             for line in costs[account_id]:
                 balance -= line.cost
-                session.execute(
-                    insert(CreditEntry)
-                    .values(
-                        account_id=account_id,
-                        delta=-line.cost,
-                        reason=f"usage {line.kind} {line.hour:%Y-%m-%dT%H}",
-                        balance_after=balance,
-                        reference=f"usage:{line.identifier}",
-                    )
-                    .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
+                entries.append(
+                    {
+                        "account_id": account_id,
+                        "delta": -line.cost,
+                        "reason": f"usage {line.kind} {line.hour:%Y-%m-%dT%H}",
+                        "balance_after": balance,
+                        "reference": f"usage:{line.identifier}",
+                    }
                 )
+        # One statement for the page; ids follow the list, so the latest entry of an
+        # account is its running balance.
+        session.execute(
+            insert(CreditEntry)
+            .from_select(list(entries[0]), _unnest(CreditEntry.__table__, entries))
+            .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
+        )
 
     def _depleted(
         self, session: Session, billed_ids: list[uuid.UUID], hour: datetime
@@ -386,41 +434,51 @@ class MeteringActivities:
     def report_usage(self, inp: ReportUsageInput) -> ReportUsageResult:
         """Sends up to `limit` unreported records of the hour, 100 a request, and marks them."""
         hour = utc_hour(inp.hour)
+        # Stamped inside the hour it measures, so Stripe's hourly summaries line up.
+        stamp = (hour + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         reported = 0
         with self._sessions() as session:
-            rows = list(
-                session.scalars(
-                    select(UsageRecord)
-                    .where(UsageRecord.hour == hour, UsageRecord.reported_at.is_(None))
-                    .order_by(UsageRecord.id)
-                    .limit(inp.limit + 1)
-                )
-            )
+            # Plain rows, not ORM objects: only read, and thousands of them.
+            rows = session.execute(
+                select(*REPORTED_COLUMNS)
+                .where(UsageRecord.hour == hour, UsageRecord.reported_at.is_(None))
+                .order_by(UsageRecord.id)
+                .limit(inp.limit + 1)
+            ).all()
             remaining = len(rows) > inp.limit
             rows = rows[: inp.limit]
-            self._ensure_customers(session, rows)
+            customers = self._ensure_customers(session, rows)
             for i in range(0, len(rows), STREAM_BATCH):
                 batch = rows[i : i + STREAM_BATCH]
-                events = [self._event(r) for r in batch if r.meter_value > 0]
+                events = [
+                    self._event(
+                        r, stamp, r.billed_customer_id or customers.get(r.billed_account_id)
+                    )
+                    for r in batch
+                    if r.meter_value > 0
+                ]
                 if events:
                     self._send(events)
+                # By primary key alone, keeping a time already set (by a run beside this
+                # one): a `reported_at IS NULL` condition lets the planner scan the whole
+                # partial index of unreported records for each batch instead.
                 session.execute(
                     update(UsageRecord)
-                    .where(
-                        and_(
-                            UsageRecord.id.in_([r.id for r in batch]),
-                            UsageRecord.reported_at.is_(None),
-                        )
-                    )
-                    .values(reported_at=func.now())
+                    .where(UsageRecord.id.in_([r.id for r in batch]))
+                    .values(reported_at=func.coalesce(UsageRecord.reported_at, func.now()))
+                    .execution_options(synchronize_session=False)
                 )
                 session.commit()
                 reported += len(batch)
                 activity.heartbeat(reported)
         return ReportUsageResult(reported=reported, remaining=remaining)
 
-    def _ensure_customers(self, session: Session, rows: list[UsageRecord]) -> None:
-        """Every billed account gets its Stripe customer (created once, keyed by account)."""
+    def _ensure_customers(
+        self, session: Session, rows: Sequence[ReportedRow]
+    ) -> dict[uuid.UUID, str | None]:
+        """Every billed account gets its Stripe customer (created once, keyed by account);
+        returns the customers of the accounts whose rows had none yet."""
+        found: dict[uuid.UUID, str | None] = {}
         missing = {r.billed_account_id for r in rows if not r.billed_customer_id}
         for account_id in sorted(missing):
             account = session.get(Account, account_id, with_for_update=True)
@@ -447,22 +505,16 @@ class MeteringActivities:
                 .values(billed_customer_id=account.stripe_customer_id)
             )
             session.commit()
-        for row in rows:
-            if not row.billed_customer_id:
-                session.refresh(row)
+            found[account_id] = account.stripe_customer_id
+        return found
 
     @staticmethod
-    def _event(row: UsageRecord) -> dict[str, Any]:
-        # Stamped inside the hour it measures, so Stripe's hourly summaries line up.
-        stamp = row.hour.astimezone(UTC) + timedelta(minutes=30)
+    def _event(row: ReportedRow, stamp: str, customer: str | None) -> dict[str, Any]:
         return {
             "event_name": row.event_name,
             "identifier": row.stripe_identifier,
-            "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "payload": {
-                CUSTOMER_PAYLOAD_KEY: row.billed_customer_id,
-                VALUE_PAYLOAD_KEY: str(row.meter_value),
-            },
+            "timestamp": stamp,
+            "payload": {CUSTOMER_PAYLOAD_KEY: customer, VALUE_PAYLOAD_KEY: str(row.meter_value)},
         }
 
     def _stream(self, *, renew: bool = False) -> stripe.StripeClient:

@@ -365,7 +365,7 @@ class MeteringInput(BaseModel):
     catch_up: bool = True
     catch_up_hours: int = 7 * 24
     page_size: int = 500
-    report_batch: int = 1000
+    report_batch: int = 5000
 
 
 class MeteringResult(BaseModel):
