@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter
@@ -314,11 +315,14 @@ async def _own_pod(session: SessionDep, account: Account, pod_id: str) -> Pod:
     return pod
 
 
+@cache
 def _viewed_pods() -> Select[Pod, str, Snapshot]:
     """Pods with their host's name and newest ready snapshot (each None when absent).
 
     What a pod's view shows, read in one round trip rather than three per pod: the
     reads are the API's most frequent requests (clients poll a pod until it runs).
+    Built once (statements are immutable; `.where()` makes a new one): building it
+    took ~0.2 ms, an eighth of the whole read.
     """
     newest = (
         select(Snapshot)
