@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.report import table, update_readme
+from bench.report import RESULTS_DIR, table, update_readme
 
 BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_DIR = BENCH_DIR / "results"
 
 
 def main(argv: list[str]) -> int:
