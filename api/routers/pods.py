@@ -308,8 +308,13 @@ def _pod_key(pod_id: str) -> uuid.UUID:
 
 
 async def _own_pod(session: SessionDep, account: Account, pod_id: str) -> Pod:
-    """The caller's pod; anything else (another account's, malformed ids) is 404."""
+    """The caller's pod; anything else (another account's, malformed ids) is 404.
+
+    The session is closed once the pod is read: what follows waits on Temporal, and a
+    pooled connection held through that wait is one a burst of requests runs out of.
+    """
     pod = await session.get(Pod, _pod_key(pod_id))
+    await session.close()
     if pod is None or pod.account_id != account.id:
         raise not_found("pod")
     return pod

@@ -91,6 +91,8 @@ async def _operate(
     temporal: TemporalDep,
 ) -> JSONResponse:
     tenant = await session.get(Tenant, tenant_id)
+    # The operation below may be waited for: no pooled connection is held through that.
+    await session.close()
     if tenant is None:
         raise not_found("tenant")
     handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))
