@@ -18,6 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 SMALL = {
+    "api": {"BENCH_API_SECONDS": "2"},
     "signup": {"BENCH_SIGNUP_ROUNDS": "1"},
     "throughput": {"BENCH_THROUGHPUT_SIGNUPS": "4"},
 }
