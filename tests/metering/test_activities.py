@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from temporalio.testing import ActivityEnvironment
 
@@ -129,3 +129,46 @@ async def test_snapshot_storage_is_billed_until_the_snapshot_is_deleted(
         (1, hour): 3 * 3600,
         (1, hour + HOUR): 3 * 3600,
     }
+
+
+def test_a_page_of_more_records_than_one_statement_has_parameters_for(
+    database_url: str, stripe_env: StripeEmulator
+) -> None:
+    """5,000 pods of one account are one page: 5,000 usage records in one write.
+
+    Bound row by row that is ~70,000 parameters, past PostgreSQL's 65,535: the page then
+    failed on every retry and the hour was never metered.
+    """
+    hour = utc_hour(datetime.now(UTC)) - timedelta(hours=2)
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        account = Account(email="many@example.com")
+        session.add(account)
+        session.flush()
+        pod_ids = [uuid.uuid4() for _ in range(5000)]
+        session.execute(
+            insert(Pod),
+            [
+                {"id": p, "account_id": account.id, "name": f"p{i}", "tier": "dev.small"}
+                | {"status": "running"}
+                for i, p in enumerate(pod_ids)
+            ],
+        )
+        session.execute(
+            insert(PodEvent),
+            [
+                {"pod_id": p, "kind": "started", "tier": "dev.small", "at": hour - HOUR}
+                for p in pod_ids
+            ],
+        )
+    acts = MeteringActivities(
+        make_sessionmaker(engine),
+        stripe_env.client(retries=2),
+        stream_client=lambda t: stripe_env.client(key=t),
+    )
+    page = ActivityEnvironment().run(acts.meter_usage_page, MeterPageInput(hour=hour, limit=500))
+    assert page.inserted == 5000 and page.next_after is None
+    with Session(engine) as session:
+        billed = session.scalars(select(UsageRecord.quantity).where(UsageRecord.hour == hour))
+        assert sorted(set(billed)) == [1]  # every pod ran the whole hour
+    engine.dispose()
