@@ -61,8 +61,8 @@ from tenantry.settings import WorkerSettings
 
 ROUNDS = int(os.environ.get("BENCH_PODS_ROUNDS", "5"))
 MIB = 1024 * 1024
-RANDOM_MB = 100
-TEXT_MB = 100
+# Half incompressible, half compressible; BENCH_PODS_MB shrinks both (the smoke test).
+RANDOM_MB = TEXT_MB = int(os.environ.get("BENCH_PODS_MB", "200")) // 2
 TIER = PodTier.SMALL
 STOP_TIMEOUT = 10  # the product's `docker stop -t` (StopContainerInput's default)
 ZSTD_LEVEL = 3  # the product's level (activities.pods.snapshots.ZSTD_LEVEL)

@@ -19,8 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 SMALL = {
     "api": {"BENCH_API_SECONDS": "2"},
+    "metering": {"BENCH_METERING_PODS": "200"},
+    "pods": {"BENCH_PODS_ROUNDS": "1", "BENCH_PODS_MB": "8"},
     "signup": {"BENCH_SIGNUP_ROUNDS": "1"},
     "throughput": {"BENCH_THROUGHPUT_SIGNUPS": "4"},
+    "worker_memory": {"BENCH_WORKER_MEMORY_PODS": "100", "BENCH_WORKER_MEMORY_SECONDS": "4"},
 }
 
 
