@@ -186,7 +186,15 @@ class MeteringActivities:
     # -- Stripe meters ---------------------------------------------------------------------
     @activity.defn
     def ensure_meters(self) -> dict[str, str]:
-        """One sum meter per event name, found or created (idempotency key per name)."""
+        """One sum meter per event name, found or created (idempotency key per name).
+
+        Found once per worker process: the meters are ours and never deleted, so an
+        hour's run costs Stripe no request beyond its meter events.
+        """
+        with self._lock:
+            known = dict(self._meters)
+        if all(name in known for name in meter_event_names()):
+            return {name: known[name] for name in meter_event_names()}
         try:
             found = {
                 m.event_name: m.id
