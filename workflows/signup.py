@@ -515,12 +515,12 @@ class SignupWorkflow:
     async def _record(
         self, method: Callable[..., Any], arg: Any, retry: RetryPolicy = UNDO_RETRY
     ) -> Any:
-        """Runs a bookkeeping write (a record, the provisioning log) in the worker itself.
+        """Runs a short step (a database write; via `_short_step` a Stripe or mail call) in
+        the worker itself.
 
-        These are short database upserts: as local activities they need no task-queue
-        round trip, and the writes between two stages go in one, which was most of a
-        signup's time. Histories recorded before `LOCAL_STEPS` ran each write as an
-        ordinary activity and still replay that way.
+        As local activities these need no task-queue round trip, and the writes between
+        two stages go in one: that was most of a signup's time. Histories recorded
+        before `LOCAL_STEPS` ran each as an ordinary activity and still replay that way.
         """
         if workflow.patched(LOCAL_STEPS):
             return await workflow.execute_local_activity_method(
