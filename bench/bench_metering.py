@@ -486,10 +486,6 @@ def sampled_reconciliation(settings: WorkerSettings, dsn: str, hour: datetime) -
 
 
 # -- the benchmark -----------------------------------------------------------------------
-def stream_count(requests: dict[str, int]) -> int:
-    return requests.get("v2.billing.meter_event_stream.create", 0)
-
-
 def checks(
     product_s: float,
     baseline: BaselineRun,
