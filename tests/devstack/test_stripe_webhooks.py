@@ -85,8 +85,14 @@ def test_failed_deliveries_show_in_events_list(
     assert failed.data[0].pending_webhooks == 1
     stripe_client.v1.products.create(params={"name": "p"})
     webhook.wait_for("product.created")
-    delivered = stripe_client.v1.events.list(params={"delivery_success": True})
-    assert [e.type for e in delivered.data] == ["product.created"]
+    # The emulator records the delivery once it has read our answer: a moment after we saw it.
+    delivered = wait(
+        lambda: stripe_client.v1.events.list(params={"delivery_success": True}).data,
+        lambda data: bool(data),
+        5,
+        "the delivery recorded",
+    )
+    assert [e.type for e in delivered] == ["product.created"]
     # An operator redelivers the failed one; now it succeeds and nothing is pending.
     stripe_env.admin.post(f"/_admin/events/{failed.data[0].id}/redeliver")
     webhook.wait_for("customer.created")
