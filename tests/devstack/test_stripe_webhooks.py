@@ -66,7 +66,13 @@ def test_retry_after_500_then_success(
     webhook.statuses.extend([500, 500])
     customer = stripe_client.v1.customers.create()
     [event] = webhook.wait_for("customer.created", timeout=10)
-    attempts = stripe_env.deliveries(event=event.id)
+    # The emulator records an attempt once it has read our answer: a moment after we saw it.
+    attempts = wait(
+        lambda: stripe_env.deliveries(event=event.id),
+        lambda rows: len(rows) >= 3,
+        5,
+        "the third attempt recorded",
+    )
     assert [a["status"] for a in attempts] == [500, 500, 200]
     assert attempts[1]["at"] - attempts[0]["at"] >= 0.15  # the configured backoff
     assert attempts[2]["at"] - attempts[1]["at"] >= 0.35
