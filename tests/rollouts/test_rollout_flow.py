@@ -13,6 +13,7 @@ from temporalio.worker import Replayer
 
 from tenantry.temporal import DATA_CONVERTER
 from tests.fixtures.stack import Stack
+from tests.fixtures.temporal import visible_workflow_ids
 from tests.support.rollouts import (
     FIRST_TAG,
     activate_all,
@@ -98,13 +99,12 @@ async def test_rollout_updates_every_active_tenant_canary_first(
     assert (await handle.query(RolloutWorkflow.state)).runs >= 2
     description = await handle.describe()
     assert description.typed_search_attributes  # Stage
-    found = [
-        wf.id
-        async for wf in temporal_client.list_workflows(
-            f'WorkflowType = "RolloutWorkflow" AND Stage = "completed" '
-            f'AND WorkflowId = "rollout-{rollout["rollout_id"]}"'
-        )
-    ]
+    found = await visible_workflow_ids(
+        temporal_client,
+        f'WorkflowType = "RolloutWorkflow" AND Stage = "completed" '
+        f'AND WorkflowId = "rollout-{rollout["rollout_id"]}"',
+        at_least=1,
+    )
     assert found == [f"rollout-{rollout['rollout_id']}"]
     await replay_and_record(temporal_client, handle.id, "rollout-completed")
     # ... and so does its first run, the canary and the start of the fleet up to

@@ -10,6 +10,7 @@ from temporalio.worker import Replayer
 
 from tenantry.temporal import DATA_CONVERTER
 from tests.fixtures.stack import Stack
+from tests.fixtures.temporal import visible_workflow_ids
 from tests.support.checkout import pay
 from worker.registry import workflows
 
@@ -71,7 +72,7 @@ async def test_paid_signup_becomes_active_with_one_of_everything(
     assert actions.index("server.ready") < actions.index("dns.insync") < actions.index("health.ok")
 
     # An operator finds the signup in Temporal by its subdomain.
-    found = [wf.id async for wf in temporal_client.list_workflows('Subdomain = "acme"')]
+    found = await visible_workflow_ids(temporal_client, 'Subdomain = "acme"', at_least=1)
     assert "signup-acme" in found
 
     # Its history replays against the code as it is now (and can be recorded for CI).
