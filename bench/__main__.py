@@ -57,6 +57,8 @@ def main(argv: list[str]) -> int:
     print(f"bench: results in {RESULTS_DIR}")
     if update_readme():
         print("bench: README table updated")
+    else:
+        print("bench: README table left as it is (no markers, or results not in bench/results)")
     if failed:
         print(f"bench: failed: {', '.join(failed)}")
         return 1

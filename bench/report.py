@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# BENCH_RESULTS_DIR moves the results (the smoke test writes its own elsewhere).
-RESULTS_DIR = Path(
-    os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results"
-)
+COMMITTED_RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# BENCH_RESULTS_DIR moves the results (the smoke test writes its own elsewhere, and so
+# does a trial run); the README's table is only ever made from the committed ones.
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or COMMITTED_RESULTS_DIR)
 README = Path(__file__).resolve().parents[1] / "README.md"
 TABLE_START = "<!-- bench-table:start -->"
 TABLE_END = "<!-- bench-table:end -->"
@@ -131,7 +131,10 @@ def table() -> str:
 
 
 def update_readme() -> bool:
-    """Replaces the table between the README's markers; False when the markers are absent."""
+    """Replaces the table between the README's markers; False when the markers are absent
+    or the results went elsewhere (BENCH_RESULTS_DIR): those are not the published ones."""
+    if RESULTS_DIR.resolve() != COMMITTED_RESULTS_DIR:
+        return False
     text = README.read_text()
     start, end = text.find(TABLE_START), text.find(TABLE_END)
     if start < 0 or end < start:
