@@ -20,8 +20,11 @@ run in the worker's thread pool.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,25 +32,21 @@ from typing import Any
 import stripe
 from sqlalchemy import (
     ColumnElement,
-    FromClause,
     Row,
-    Select,
-    Uuid,
     and_,
-    any_,
-    bindparam,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
-from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import from_stripe
 from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, Snapshot, UsageRecord
 from db.repo.credits import depletion_episode, latest_balances
+from db.sql import one_of, unnest_rows
 from tenantry.contracts import (
     HoursList,
     HoursToMeter,
@@ -72,6 +71,12 @@ from tenantry.metering import (
 )
 
 STREAM_BATCH = 100  # Stripe's v2 meter event stream takes at most 100 events a request
+# Requests in flight at once: while Stripe takes one batch, the next is encoded and the
+# acknowledged ones are marked. Few enough to stay far below the stream's rate limit.
+SENDERS = 4
+# Acknowledged records are marked reported in statements of this many (and at the end):
+# a crash in between re-sends at most these, which Stripe counts once by identifier.
+MARK_EVERY = 1000
 CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
 VALUE_PAYLOAD_KEY = "value"
 # What reporting reads of a usage record.
@@ -98,33 +103,6 @@ def _stored_during(start: datetime, end: datetime) -> ColumnElement[bool]:
             and_(Snapshot.deleted_at.is_not(None), Snapshot.deleted_at > start),
         ),
     )
-
-
-def _one_of(
-    column: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID], ids: list[uuid.UUID]
-) -> ColumnElement[bool]:
-    """`column = ANY(:ids)`: one array parameter however many ids. An IN list takes a
-    parameter per id (PostgreSQL takes at most 65,535) and is slow to build by the thousand."""
-    return column == any_(bindparam(None, ids, type_=ARRAY(Uuid())))
-
-
-def _unnest(table: FromClause, rows: list[dict[str, Any]]) -> Select[Any]:
-    """`rows` (dicts with the same keys, in order) as a SELECT for `INSERT ... SELECT`.
-
-    Each column is sent as one array and unnested, so a page of thousands of rows is one
-    statement with one parameter per column: a multi-row VALUES would need a parameter per
-    value (PostgreSQL takes at most 65,535, fewer than 5,000 usage records) and is slow to
-    build. `WITH ORDINALITY` keeps the rows in list order, so identity ids follow it.
-    """
-    columns = list(rows[0])
-    arrays = [
-        bindparam(name, [row[name] for row in rows], type_=ARRAY(table.c[name].type))
-        for name in columns
-    ]
-    unnested = (
-        func.unnest(*arrays).table_valued(*columns, with_ordinality="ordinal").render_derived()
-    )
-    return select(*(unnested.c[name] for name in columns)).order_by(unnested.c.ordinal)
 
 
 class MeteringActivities:
@@ -245,7 +223,9 @@ class MeteringActivities:
             customers: dict[uuid.UUID, str | None] = {
                 account_id: customer
                 for account_id, customer in session.execute(
-                    select(Account.id, Account.stripe_customer_id).where(Account.id.in_(billed_ids))
+                    select(Account.id, Account.stripe_customer_id).where(
+                        one_of(Account.id, billed_ids)
+                    )
                 )
             }
             inserted = self._insert(session, lines, customers)
@@ -297,20 +277,20 @@ class MeteringActivities:
         rows = session.execute(
             select(Pod.id, Pod.account_id, billed)
             .join(Account, Account.id == Pod.account_id)
-            .where(_one_of(billed, billed_ids))
+            .where(one_of(billed, billed_ids))
         ).all()
         pod_ids = [row[0] for row in rows]
         month = month_start(start)
         # The last event before the month (the state the month starts in), then the month's.
         before = (
             select(PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id)
-            .where(_one_of(PodEvent.pod_id, pod_ids), PodEvent.at < month)
+            .where(one_of(PodEvent.pod_id, pod_ids), PodEvent.at < month)
             .ext(distinct_on(PodEvent.pod_id))
             .order_by(PodEvent.pod_id, PodEvent.at.desc(), PodEvent.id.desc())
         )
         during = select(
             PodEvent.pod_id, PodEvent.kind, PodEvent.tier, PodEvent.at, PodEvent.id
-        ).where(_one_of(PodEvent.pod_id, pod_ids), PodEvent.at >= month, PodEvent.at < end)
+        ).where(one_of(PodEvent.pod_id, pod_ids), PodEvent.at >= month, PodEvent.at < end)
         events: dict[uuid.UUID, list[PodEventFact]] = {}
         for query in (before, during):
             for pod_id, kind, tier, at, seq in session.execute(query):
@@ -324,7 +304,7 @@ class MeteringActivities:
             for pod_id, size, completed, deleted in session.execute(
                 select(
                     Snapshot.pod_id, Snapshot.size_bytes, Snapshot.completed_at, Snapshot.deleted_at
-                ).where(_one_of(Snapshot.pod_id, pod_ids), _stored_during(start, end))
+                ).where(one_of(Snapshot.pod_id, pod_ids), _stored_during(start, end))
             )
             if completed is not None
         ]
@@ -336,28 +316,25 @@ class MeteringActivities:
         if not lines:
             return []
         identifiers = [line.identifier for line in lines]
-        values: list[dict[str, Any]] = [
-            {
-                "pod_id": line.pod_id,
-                "hour": line.hour,
-                "kind": line.kind,
-                "tier": line.tier,
-                "account_id": line.account_id,
-                "billed_account_id": line.billed_account_id,
-                "billed_customer_id": customers.get(line.billed_account_id),
-                "quantity": line.quantity,
-                "cost": line.cost,
-                "seconds": line.seconds,
-                "free_seconds": line.free_seconds,
-                "meter_value": line.meter_value,
-                "event_name": line.event_name,
-                "stripe_identifier": identifier,
-            }
-            for line, identifier in zip(lines, identifiers, strict=True)
-        ]
+        columns: dict[str, list[Any]] = {
+            "pod_id": [line.pod_id for line in lines],
+            "hour": [line.hour for line in lines],
+            "kind": [line.kind for line in lines],
+            "tier": [line.tier for line in lines],
+            "account_id": [line.account_id for line in lines],
+            "billed_account_id": [line.billed_account_id for line in lines],
+            "billed_customer_id": [customers.get(line.billed_account_id) for line in lines],
+            "quantity": [line.quantity for line in lines],
+            "cost": [line.cost for line in lines],
+            "seconds": [line.seconds for line in lines],
+            "free_seconds": [line.free_seconds for line in lines],
+            "meter_value": [line.meter_value for line in lines],
+            "event_name": [line.event_name for line in lines],
+            "stripe_identifier": identifiers,
+        }
         statement = (
             insert(UsageRecord)
-            .from_select(list(values[0]), _unnest(UsageRecord.__table__, values))
+            .from_select(list(columns), unnest_rows(UsageRecord.__table__, columns))
             .on_conflict_do_nothing(
                 index_elements=[UsageRecord.pod_id, UsageRecord.hour, UsageRecord.kind]
             )
@@ -377,7 +354,7 @@ class MeteringActivities:
         prepaid = set(
             session.scalars(
                 select(CreditEntry.account_id)
-                .where(CreditEntry.account_id.in_(list(costs)))
+                .where(one_of(CreditEntry.account_id, list(costs)))
                 .distinct()
             )
         )
@@ -387,32 +364,34 @@ class MeteringActivities:
         # locked in id order, as every page does, so two pages never deadlock.
         session.execute(
             select(Account.id)
-            .where(Account.id.in_(sorted(prepaid)))
+            .where(one_of(Account.id, sorted(prepaid)))
             .order_by(Account.id)
             .with_for_update()
         )
         balances = {
             account_id: balance for account_id, balance in session.execute(latest_balances(prepaid))
         }
-        entries: list[dict[str, Any]] = []
+        entries: dict[str, list[Any]] = {
+            "account_id": [],
+            "delta": [],
+            "reason": [],
+            "balance_after": [],
+            "reference": [],
+        }
         for account_id in sorted(prepaid):
             balance = balances.get(account_id) or Decimal(0)
             for line in costs[account_id]:
                 balance -= line.cost
-                entries.append(
-                    {
-                        "account_id": account_id,
-                        "delta": -line.cost,
-                        "reason": f"usage {line.kind} {line.hour:%Y-%m-%dT%H}",
-                        "balance_after": balance,
-                        "reference": f"usage:{line.identifier}",
-                    }
-                )
-        # One statement for the page; ids follow the list, so the latest entry of an
+                entries["account_id"].append(account_id)
+                entries["delta"].append(-line.cost)
+                entries["reason"].append(f"usage {line.kind} {line.hour:%Y-%m-%dT%H}")
+                entries["balance_after"].append(balance)
+                entries["reference"].append(f"usage:{line.identifier}")
+        # One statement for the page; ids follow the lists, so the latest entry of an
         # account is its running balance.
         session.execute(
             insert(CreditEntry)
-            .from_select(list(entries[0]), _unnest(CreditEntry.__table__, entries))
+            .from_select(list(entries), unnest_rows(CreditEntry.__table__, entries))
             .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
         )
 
@@ -440,11 +419,14 @@ class MeteringActivities:
     # -- reporting ---------------------------------------------------------------------------
     @activity.defn
     def report_usage(self, inp: ReportUsageInput) -> ReportUsageResult:
-        """Sends up to `limit` unreported records of the hour, 100 a request, and marks them."""
+        """Sends up to `limit` unreported records of the hour, 100 a request, and marks them.
+
+        Records with nothing to bill (within the free tier) are marked without being sent.
+        With `full_batches_only`, a last partial request is left for a later call.
+        """
         hour = utc_hour(inp.hour)
         # Stamped inside the hour it measures, so Stripe's hourly summaries line up.
         stamp = (hour + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        reported = 0
         with self._sessions() as session:
             # Plain rows, not ORM objects: only read, and thousands of them.
             rows = session.execute(
@@ -455,31 +437,83 @@ class MeteringActivities:
             ).all()
             remaining = len(rows) > inp.limit
             rows = rows[: inp.limit]
-            customers = self._ensure_customers(session, rows)
-            for i in range(0, len(rows), STREAM_BATCH):
-                batch = rows[i : i + STREAM_BATCH]
-                events = [
-                    self._event(
-                        r, stamp, r.billed_customer_id or customers.get(r.billed_account_id)
-                    )
-                    for r in batch
-                    if r.meter_value > 0
-                ]
-                if events:
-                    self._send(events)
-                # By primary key alone, keeping a time already set (by a run beside this
-                # one): a `reported_at IS NULL` condition lets the planner scan the whole
-                # partial index of unreported records for each batch instead.
-                session.execute(
-                    update(UsageRecord)
-                    .where(UsageRecord.id.in_([r.id for r in batch]))
-                    .values(reported_at=func.coalesce(UsageRecord.reported_at, func.now()))
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-                reported += len(batch)
-                activity.heartbeat(reported)
+            billable = [r for r in rows if r.meter_value > 0]
+            nothing_to_send = [r.id for r in rows if r.meter_value <= 0]
+            if inp.full_batches_only and len(billable) % STREAM_BATCH:
+                billable = billable[: len(billable) - len(billable) % STREAM_BATCH]
+                remaining = True
+            customers = self._ensure_customers(session, billable)
+            if nothing_to_send:
+                self._mark_reported(session, nothing_to_send)
+            batches = [
+                billable[i : i + STREAM_BATCH] for i in range(0, len(billable), STREAM_BATCH)
+            ]
+            reported = len(nothing_to_send) + self._send_and_mark(
+                session, batches, stamp, customers
+            )
         return ReportUsageResult(reported=reported, remaining=remaining)
+
+    def _send_and_mark(
+        self,
+        session: Session,
+        batches: Sequence[Sequence[ReportedRow]],
+        stamp: str,
+        customers: dict[uuid.UUID, str | None],
+    ) -> int:
+        """Sends the batches, up to SENDERS at once, and marks each once Stripe took it."""
+        reported = 0
+        acknowledged: list[int] = []
+        in_flight: deque[tuple[Future[None], Sequence[ReportedRow]]] = deque()
+        # A sync activity's heartbeat waits for the worker's event loop: once a second is
+        # plenty for a 30 s heartbeat timeout and costs nothing per batch.
+        next_heartbeat = 0.0
+
+        def settle_oldest() -> None:
+            nonlocal reported, acknowledged, next_heartbeat
+            sending, batch = in_flight.popleft()
+            sending.result()  # a failed request raises here: the activity retries
+            acknowledged.extend(r.id for r in batch)
+            reported += len(batch)
+            if time.monotonic() >= next_heartbeat:
+                activity.heartbeat(reported)
+                next_heartbeat = time.monotonic() + 1.0
+            if len(acknowledged) >= MARK_EVERY:
+                self._mark_reported(session, acknowledged)
+                acknowledged = []
+
+        with ThreadPoolExecutor(SENDERS, thread_name_prefix="meter-events") as senders:
+            try:
+                for batch in batches:
+                    events = [
+                        self._event(
+                            r, stamp, r.billed_customer_id or customers.get(r.billed_account_id)
+                        )
+                        for r in batch
+                    ]
+                    in_flight.append((senders.submit(self._send, events), batch))
+                    if len(in_flight) >= SENDERS:
+                        settle_oldest()
+                while in_flight:
+                    settle_oldest()
+            finally:
+                # What Stripe took is marked even when a later batch failed; the rest is
+                # sent again by the retry and counted once by its identifier.
+                if acknowledged:
+                    self._mark_reported(session, acknowledged)
+        return reported
+
+    @staticmethod
+    def _mark_reported(session: Session, ids: list[int]) -> None:
+        # By primary key alone, keeping a time already set (by a run beside this one): a
+        # `reported_at IS NULL` condition lets the planner scan the whole partial index of
+        # unreported records instead.
+        session.execute(
+            update(UsageRecord)
+            .where(one_of(UsageRecord.id, ids))
+            .values(reported_at=func.coalesce(UsageRecord.reported_at, func.now()))
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
 
     def _ensure_customers(
         self, session: Session, rows: Sequence[ReportedRow]

@@ -402,6 +402,10 @@ class MeterPageResult(BaseModel):
 class ReportUsageInput(BaseModel):
     hour: datetime
     limit: int = 1000
+    full_batches_only: bool = Field(
+        default=False,
+        description="send only whole requests of 100 events (more records are on their way)",
+    )
 
 
 class ReportUsageResult(BaseModel):

@@ -25,6 +25,7 @@ is what the local ledger and Stripe's meter summaries are compared on.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -62,9 +63,16 @@ def runtime_kind(tier: str) -> str:
 
 def meter_identifier(pod_id: uuid.UUID | str, hour: datetime, kind: str) -> str:
     """Stripe's meter event `identifier`: `{pod}:{hour}:{kind}`, the usage record's key."""
-    return f"{pod_id}:{utc_hour(hour).strftime('%Y-%m-%dT%H')}:{kind}"
+    return f"{pod_id}:{_hour_key(hour)}:{kind}"
 
 
+@functools.lru_cache(maxsize=256)
+def _hour_key(hour: datetime) -> str:
+    # Cached: a page formats the same hour for thousands of records.
+    return utc_hour(hour).strftime("%Y-%m-%dT%H")
+
+
+@functools.lru_cache(maxsize=64)
 def meter_event_name(kind: str) -> str:
     if kind == SNAPSHOT:
         return SNAPSHOT_METER_EVENT

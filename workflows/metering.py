@@ -5,8 +5,8 @@ Started by the `metering-hourly` schedule (no hour: the hour before the fire tim
 Each run meters its hour and, after an outage, the unmetered hours before it (up to the
 catch-up window), oldest first. Per hour: ensure Stripe meters, compute usage records in
 pages of billed accounts (a page that leaves prepaid accounts at or below zero starts
-or signals their `credits-{account_id}` workflows), report unreported records in
-batches, mark the hour metered.
+or signals their `credits-{account_id}` workflows) while the records of the pages before
+go to Stripe in full batches, report the rest, mark the hour metered.
 A page is one activity, so 10,000 pods are a few dozen activities, not 10,000.
 """
 
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         MeteringResult,
         MeterPageInput,
         ReportUsageInput,
+        ReportUsageResult,
     )
     from tenantry.credits_contracts import CreditsDepletedBatch
 
@@ -40,6 +41,8 @@ RETRY = RetryPolicy(
 PAGE_TIMEOUT = timedelta(minutes=10)
 HEARTBEAT = timedelta(seconds=30)
 CREDITS_PATCH = "credits-grace"  # histories from before prepaid depletion handling
+# Histories from before records were reported while the next page was being computed.
+REPORT_WHILE_METERING_PATCH = "report-while-metering"
 
 
 def _scheduled_time() -> datetime | None:
@@ -73,6 +76,10 @@ class MeteringWorkflow:
         for hour in hours.hours:
             records = 0
             after: str | None = None
+            overlap = workflow.patched(REPORT_WHILE_METERING_PATCH)
+            # While the next page is computed, the records so far go to Stripe in full
+            # batches (one report at a time), so the hour's requests stay ceil(n / 100).
+            reporting: workflow.ActivityHandle[ReportUsageResult] | None = None
             while True:
                 page = await workflow.execute_activity_method(
                     MeteringActivities.meter_usage_page,
@@ -94,8 +101,20 @@ class MeteringWorkflow:
                         retry_policy=RETRY,
                     )
                 after = page.next_after
+                if overlap and after is not None and (reporting is None or reporting.done()):
+                    if reporting is not None:
+                        result.reported += (await reporting).reported
+                    reporting = workflow.start_activity_method(
+                        MeteringActivities.report_usage,
+                        ReportUsageInput(hour=hour, limit=inp.report_batch, full_batches_only=True),
+                        start_to_close_timeout=PAGE_TIMEOUT,
+                        heartbeat_timeout=HEARTBEAT,
+                        retry_policy=RETRY,
+                    )
                 if after is None:
                     break
+            if reporting is not None:
+                result.reported += (await reporting).reported
             while True:
                 sent = await workflow.execute_activity_method(
                     MeteringActivities.report_usage,

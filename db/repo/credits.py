@@ -17,13 +17,14 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Account, CreditEntry
+from db.sql import one_of
 
 
 def latest_balances(account_ids: Iterable[uuid.UUID]) -> Select[uuid.UUID, Decimal]:
     """(account, balance) for each of these accounts with any ledger entry (prepaid)."""
     return (
         select(CreditEntry.account_id, CreditEntry.balance_after)
-        .where(CreditEntry.account_id.in_(list(account_ids)))
+        .where(one_of(CreditEntry.account_id, list(account_ids)))
         .ext(distinct_on(CreditEntry.account_id))
         .order_by(CreditEntry.account_id, CreditEntry.id.desc())
     )

@@ -215,3 +215,61 @@ async def test_an_outage_is_caught_up_hour_by_hour(
             metering_workflow_id(target)
         ).fetch_history()
         (REPLAY / "metering-catch-up.json").write_text(history.to_json())
+
+
+def seed_solo_accounts(database_url: str, hour: datetime, accounts: int, pods: int) -> None:
+    """Accounts of their own, each with `pods` pods running since before `hour`."""
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        for a in range(accounts):
+            account = Account(email=f"solo{a}@example.com")
+            session.add(account)
+            session.flush()
+            for i in range(pods):
+                pod = Pod(account_id=account.id, name=f"p{i}", tier="dev.small", status="running")
+                session.add(pod)
+                session.flush()
+                started = hour - timedelta(hours=1)
+                session.add(PodEvent(pod_id=pod.id, kind="started", tier="dev.small", at=started))
+    engine.dispose()
+
+
+async def test_records_go_to_stripe_while_the_next_page_is_computed(
+    stack_factory: Callable[..., Stack],
+    stripe_env: StripeEmulator,
+    temporal_client: Client,
+    database_url: str,
+) -> None:
+    stack = stack_factory()
+    now = utc_hour(datetime.now(UTC))
+    hour = max(now - timedelta(hours=2), now.replace(day=1, hour=0))
+    seed_solo_accounts(database_url, hour, accounts=8, pods=60)
+    before = len(stripe_env.admin.requests(STREAM))
+    result = await temporal_client.execute_workflow(
+        "MeteringWorkflow",
+        MeteringInput(hour=hour, catch_up=False, page_size=2, report_batch=1000),
+        id=metering_workflow_id(hour),
+        task_queue=stack.settings.task_queue,
+        result_type=MeteringResult,
+        execution_timeout=timedelta(minutes=3),
+    )
+    records = ledger(database_url)
+    billable = [value for _, value, _ in records if value > 0]
+    assert result.inserted == len(records) == 480 and result.reported == len(records)
+    assert all(reported for _, _, reported in records)
+    # Only whole requests while pages were still coming: ceil(n / 100) for the hour.
+    assert len(stripe_env.admin.requests(STREAM)) - before == -(-len(billable) // 100)
+    assert differences(database_url, stack, hour) == []
+
+    # The history shows reports scheduled before the last page was: they overlapped.
+    history = await temporal_client.get_workflow_handle(metering_workflow_id(hour)).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    pages = [i for i, name in enumerate(scheduled) if name == "meter_usage_page"]
+    reports = [i for i, name in enumerate(scheduled) if name == "report_usage"]
+    assert len(pages) == 4 and reports[0] < pages[-1], scheduled
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        (REPLAY / "metering-reported-while-metering.json").write_text(history.to_json())
