@@ -75,7 +75,8 @@ STREAM_BATCH = 100  # Stripe's v2 meter event stream takes at most 100 events a 
 # acknowledged ones are marked. Few enough to stay far below the stream's rate limit.
 SENDERS = 4
 # Acknowledged records are marked reported in statements of this many (and at the end):
-# a crash in between re-sends at most these, which Stripe counts once by identifier.
+# a crash in between re-sends at most these and the requests in flight, which Stripe
+# counts once by identifier.
 MARK_EVERY = 1000
 CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
 VALUE_PAYLOAD_KEY = "value"
