@@ -81,11 +81,17 @@ def seed(database_url: str, first_hour: datetime, pods: int = 30) -> dict[str, u
 
 
 async def run_hour(
-    client: Client, stack: Stack, hour: datetime, *, catch_up: bool = False, suffix: str = ""
+    client: Client,
+    stack: Stack,
+    hour: datetime,
+    *,
+    catch_up: bool = False,
+    suffix: str = "",
+    report_batch: int = 40,
 ) -> MeteringResult:
     return await client.execute_workflow(
         "MeteringWorkflow",
-        MeteringInput(hour=hour, catch_up=catch_up, page_size=2, report_batch=40),
+        MeteringInput(hour=hour, catch_up=catch_up, page_size=2, report_batch=report_batch),
         id=metering_workflow_id(hour) + suffix,
         task_queue=stack.settings.task_queue,
         result_type=MeteringResult,
@@ -245,14 +251,7 @@ async def test_records_go_to_stripe_while_the_next_page_is_computed(
     hour = max(now - timedelta(hours=2), now.replace(day=1, hour=0))
     seed_solo_accounts(database_url, hour, accounts=8, pods=60)
     before = len(stripe_env.admin.requests(STREAM))
-    result = await temporal_client.execute_workflow(
-        "MeteringWorkflow",
-        MeteringInput(hour=hour, catch_up=False, page_size=2, report_batch=1000),
-        id=metering_workflow_id(hour),
-        task_queue=stack.settings.task_queue,
-        result_type=MeteringResult,
-        execution_timeout=timedelta(minutes=3),
-    )
+    result = await run_hour(temporal_client, stack, hour, report_batch=1000)
     records = ledger(database_url)
     billable = [value for _, value, _ in records if value > 0]
     assert result.inserted == len(records) == 480 and result.reported == len(records)
