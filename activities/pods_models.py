@@ -147,6 +147,11 @@ class SnapshotRef(_Model):
     key: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int | None = None
+    # S3's ETag, kept only when S3's MD5 of every part matched ours at upload: the stored
+    # object is then the bytes we sent, and verifying it needs no re-read, only that the
+    # ETag is still the same. None (older snapshots, or ETags that are not MD5s, as under
+    # SSE-KMS): verification reads the object back and hashes it.
+    etag: str | None = None
 
 
 class SnapshotInput(_Model):
@@ -166,9 +171,12 @@ class SnapshotInfo(_Model):
     sha256: str
     parts: int
     format: str = SNAPSHOT_FORMAT
+    etag: str | None = None  # see SnapshotRef.etag
 
     def ref(self) -> SnapshotRef:
-        return SnapshotRef(bucket=self.bucket, key=self.key, sha256=self.sha256, size=self.size)
+        return SnapshotRef(
+            bucket=self.bucket, key=self.key, sha256=self.sha256, size=self.size, etag=self.etag
+        )
 
 
 class VerifySnapshotInput(_Model):

@@ -13,6 +13,10 @@ channel in chunks and go out as S3 multipart parts; at most about two parts are 
 memory and nothing is staged on disk. The sha256 and size are computed on the way and
 recorded as object tags (a multipart upload's metadata is fixed before its bytes are
 known); the workflow also keeps them, and restore trusts only the workflow's copy.
+Each part also goes with its MD5 (Content-MD5: S3 refuses a part that arrived otherwise),
+and when S3's ETags are those MD5s the completed object's ETag is recorded too, so the
+hibernate's check that the object is stored before the host is freed compares ETags
+instead of reading the whole object back.
 Restore streams the object into ``zstd -d | docker cp -`` into a fresh volume through a
 helper container that never runs; the pod's container is created only after the
 checksum matched, so a corrupt snapshot leaves nothing behind on the host.
@@ -21,6 +25,7 @@ checksum matched, so a corrupt snapshot leaves nothing behind on the host.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import shlex
@@ -102,14 +107,17 @@ class PodSnapshots:
             upload_id = upload["UploadId"]
             try:
                 with translate(where):
-                    size, digest, parts = await self._upload_stream(conn, script, input, upload_id)
-                    await asyncio.to_thread(
+                    size, digest, parts, expected_etag = await self._upload_stream(
+                        conn, script, input, upload_id
+                    )
+                    completed = await asyncio.to_thread(
                         self._s3.complete_multipart_upload,
                         Bucket=input.bucket,
                         Key=input.key,
                         UploadId=upload_id,
                         MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
                     )
+                    etag = completed.get("ETag", "").strip('"')
                     await asyncio.to_thread(
                         self._s3.put_object_tagging,
                         Bucket=input.bucket,
@@ -138,6 +146,7 @@ class PodSnapshots:
             size=size,
             sha256=digest,
             parts=len(parts),
+            etag=etag if expected_etag is not None and etag == expected_etag else None,
         )
 
     async def _upload_stream(
@@ -146,8 +155,12 @@ class PodSnapshots:
         script: str,
         input: SnapshotInput,
         upload_id: str,
-    ) -> tuple[int, str, list[dict[str, Any]]]:
-        """Reads the remote pipeline's stdout chunk by chunk into multipart parts."""
+    ) -> tuple[int, str, list[dict[str, Any]], str | None]:
+        """Reads the remote pipeline's stdout chunk by chunk into multipart parts.
+
+        Returns the size, sha256, the parts and the ETag S3 must give the completed object
+        (None if S3's MD5 of some part differed from ours).
+        """
         hasher = hashlib.sha256()
         size = 0
         parts = _Parts(self._s3, input.bucket, input.key, upload_id, self._part_size)
@@ -165,7 +178,8 @@ class PodSnapshots:
                 stderr_task.cancel()
                 process.close()
             _check_exit(process.exit_status, stderr, f"snapshot of pod {input.pod_id}")
-            return size, hasher.hexdigest(), await parts.finish()
+            done = await parts.finish()
+            return size, hasher.hexdigest(), done, parts.expected_etag()
         except BaseException:
             await parts.settle()
             raise
@@ -173,7 +187,8 @@ class PodSnapshots:
     async def verify_snapshot(self, input: VerifySnapshotInput) -> SnapshotVerification:
         """Checks the object against the recorded size and sha256; SnapshotCorrupt if not.
 
-        Without ``rehash`` it compares S3's size and our checksum tag; with it, it reads
+        Without ``rehash`` it compares S3's size, our checksum tag and, when the snapshot
+        has one, S3's ETag (which S3 computed from the bytes it stored); with it, it reads
         the object back and hashes every byte (streamed, never held in memory).
         """
         snap = input.snapshot
@@ -189,6 +204,8 @@ class PodSnapshots:
             raise SnapshotCorrupt(f"{where}: size {size}, expected {snap.size}")
         if tags.get("sha256") != snap.sha256:
             raise SnapshotCorrupt(f"{where}: checksum tag {tags.get('sha256')!r} does not match")
+        if snap.etag is not None and str(head.get("ETag", "")).strip('"') != snap.etag:
+            raise SnapshotCorrupt(f"{where}: ETag {head.get('ETag')!r}, expected {snap.etag!r}")
         if input.rehash:
             digest, _ = await self._hash_object(snap.bucket, snap.key)
             if digest != snap.sha256:
@@ -326,6 +343,8 @@ class _Parts:
         self._pending = bytearray()
         self._count = 0
         self._done: list[dict[str, Any]] = []
+        self._md5s: dict[int, bytes] = {}
+        self._s3_hashed_as_we_did = True
         self._in_flight: asyncio.Future[None] | None = None
 
     async def add(self, chunk: bytes) -> None:
@@ -341,6 +360,14 @@ class _Parts:
             await self._send()
         await self._wait()
         return sorted(self._done, key=lambda part: int(part["PartNumber"]))
+
+    def expected_etag(self) -> str | None:
+        """S3's ETag of the completed upload (the MD5 of the parts' MD5s, and their count),
+        or None when S3's ETag of some part was not the MD5 of what we sent."""
+        if not self._s3_hashed_as_we_did:
+            return None
+        joined = b"".join(self._md5s[number] for number in sorted(self._md5s))
+        return f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(self._md5s)}"
 
     async def settle(self) -> None:
         """After a failure: waits out the part in flight, so an abort does not race it.
@@ -366,15 +393,25 @@ class _Parts:
             await asyncio.shield(self._in_flight)
 
     async def _upload(self, number: int, body: bytearray) -> None:
-        answer = await asyncio.to_thread(
-            self._s3.upload_part,
+        md5, etag = await asyncio.to_thread(self._put_part, number, body)
+        self._md5s[number] = md5
+        if etag.strip('"') != md5.hex():
+            self._s3_hashed_as_we_did = False
+        self._done.append({"PartNumber": number, "ETag": etag})
+
+    def _put_part(self, number: int, body: bytearray) -> tuple[bytes, str]:
+        """Uploads one part with its Content-MD5 (S3 refuses a part that arrived otherwise);
+        returns our MD5 and S3's ETag of it."""
+        md5 = hashlib.md5(body, usedforsecurity=False).digest()
+        answer = self._s3.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
             Body=body,  # type: ignore[arg-type]  # botocore takes a bytearray; its stubs say bytes
+            ContentMD5=base64.b64encode(md5).decode(),
         )
-        self._done.append({"PartNumber": number, "ETag": answer["ETag"]})
+        return md5, answer["ETag"]
 
 
 def _check_exit(status: int | None, stderr: str, what: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -154,3 +155,34 @@ async def test_host_dies_mid_snapshot_then_the_retry_succeeds(
     snap = await client.snapshot_to_s3(request)
     await client.verify_snapshot(VerifySnapshotInput(snapshot=snap.ref(), rehash=True))
     await remove_pod(client, run.host, run.spec.pod_id)
+
+
+async def test_an_object_replaced_under_the_same_tags_is_refused_by_its_etag(
+    client: PodHostClient, hosts: PodHosts, aws: AwsResources
+) -> None:
+    _, snap, _ = await _hibernated_pod(client, hosts, aws)
+    s3 = aws.s3()
+    # S3 hashed every part as we did, so the snapshot carries S3's ETag of the object and
+    # verifying it before the host is freed needs no re-read.
+    head = s3.head_object(Bucket=aws.bucket, Key=snap.key)
+    assert snap.etag is not None and snap.etag.endswith(f"-{snap.parts}")
+    assert head["ETag"].strip('"') == snap.etag
+    verified = await client.verify_snapshot(VerifySnapshotInput(snapshot=snap.ref()))
+    assert verified.rehashed is False
+
+    # One byte changed, same size, the same tags copied over: only the ETag tells.
+    data = bytearray(s3.get_object(Bucket=aws.bucket, Key=snap.key)["Body"].read())
+    data[len(data) // 2] ^= 0xFF
+    tags = s3.get_object_tagging(Bucket=aws.bucket, Key=snap.key)["TagSet"]
+    s3.put_object(
+        Bucket=aws.bucket,
+        Key=snap.key,
+        Body=bytes(data),
+        Tagging=urlencode({t["Key"]: t["Value"] for t in tags}),
+    )
+    with pytest.raises(SnapshotCorrupt, match="ETag"):
+        await client.verify_snapshot(VerifySnapshotInput(snapshot=snap.ref()))
+    # A snapshot without an ETag (taken before they were kept) is re-read instead.
+    without = snap.ref().model_copy(update={"etag": None})
+    with pytest.raises(SnapshotCorrupt, match="hashes to"):
+        await client.verify_snapshot(VerifySnapshotInput(snapshot=without, rehash=True))
