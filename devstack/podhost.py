@@ -58,7 +58,11 @@ def _descendants(pid: int) -> list[int]:
     stack = [pid]
     while stack:
         current = stack.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue  # it exited while we looked: nothing of it is left to collect
+        for task in tasks:
             with contextlib.suppress(OSError):
                 children = [int(c) for c in (task / "children").read_text().split()]
                 found.extend(children)

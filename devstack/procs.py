@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,10 +25,51 @@ class StackError(RuntimeError):
     """A part of the local stack could not be started or is misconfigured."""
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (for tests that must not clash with `dev`)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out by itself (32768 on Linux unless tuned)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bound_below_ephemeral(host: str) -> socket.socket:
+    """A socket bound to a free port below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` comes from that range, where any process may be given it
+    next: `temporal server start-dev` binds several random free ports of its own while
+    it starts, and once took the port chosen for the Stripe emulator started after it.
+    Below the range, only an explicit bind can take a port.
+    """
+    high = _ephemeral_low()
+    if high - LOWEST_PORT < 1000:
+        s = socket.socket()
         s.bind((host, 0))
+        return s  # a tuned range leaves nothing below it: the kernel's choice
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(LOWEST_PORT, high)
+        if port in _handed_out:
+            continue
+        s = socket.socket()
+        try:
+            s.bind((host, port))
+        except OSError:
+            s.close()
+            continue
+        _handed_out.add(port)
+        return s
+    raise StackError(f"no free port between {LOWEST_PORT} and {high} on {host}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago and that no process is given by chance."""
+    with _bound_below_ephemeral(host) as s:
         return int(s.getsockname()[1])
 
 
@@ -36,9 +78,7 @@ def distinct_free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     sockets = []
     try:
         for _ in range(count):
-            s = socket.socket()
-            s.bind((host, 0))
-            sockets.append(s)
+            sockets.append(_bound_below_ephemeral(host))
         return [int(s.getsockname()[1]) for s in sockets]
     finally:
         for s in sockets:

@@ -348,11 +348,17 @@ class _Parts:
         self._in_flight: asyncio.Future[None] | None = None
 
     async def add(self, chunk: bytes) -> None:
-        self._pending += chunk
-        if len(self._pending) >= self._part_size:
-            await self._send()
-        elif len(self._pending) >= self._read_ahead:
-            await self._wait()  # read ahead far enough: let the part in flight land
+        """Every part but the last is exactly the part size: a chunk that overflows one
+        starts the next (so an object of n bytes has ceil(n / part size) parts)."""
+        rest = memoryview(chunk)
+        while rest:
+            room = self._part_size - len(self._pending)
+            self._pending += rest[:room]
+            rest = rest[room:]
+            if len(self._pending) == self._part_size:
+                await self._send()
+            elif len(self._pending) >= self._read_ahead:
+                await self._wait()  # read ahead far enough: let the part in flight land
 
     async def finish(self) -> list[dict[str, Any]]:
         """Sends the rest (an empty stream still makes one part); the parts, in order."""
