@@ -26,7 +26,7 @@ class StackError(RuntimeError):
 
 
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-LOWEST_PORT = 10000
+LOWEST_PORT = 20000  # above the fixed ports of `tenantry dev` (devstack/config.py)
 _handed_out: set[int] = set()
 
 
