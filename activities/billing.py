@@ -15,16 +15,16 @@ import stripe
 from temporalio import activity
 
 from activities.errors import from_stripe
-from tenantry.contracts import (
+from tenantry.contracts.signup import (
     CheckoutSessionInput,
     CheckoutSessionRef,
     CreateCustomerInput,
     CustomerRef,
     EnsureSubscriptionInput,
-    PriceChangeInput,
     SubscriptionRef,
 )
-from tenantry.plans import CURRENCY, TENANT_PLANS, TenantTier
+from tenantry.contracts.tenant import PriceChangeInput
+from tenantry.rules.plans import CURRENCY, TENANT_PLANS, TenantTier
 
 # Stripe accepts Checkout expiry between 30 minutes and 24 hours from creation; the
 # workflow's own timer enforces shorter or longer windows.
@@ -154,7 +154,7 @@ class BillingActivities:
         return str(item.id)
 
     def tier_price(self, tier: str) -> str:
-        """The Stripe price of a tenant tier, created once from `tenantry.plans` if missing."""
+        """The Stripe price of a tenant tier, created once from `rules.plans` if missing."""
         plan = TENANT_PLANS[TenantTier(tier)]
         key = plan.price_lookup_key
         with self._lock:

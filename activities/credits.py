@@ -31,8 +31,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import Account, AuditLogEntry, Pod
 from db.repo.credits import depletion_episode, latest_balances
-from tenantry.contracts import SA_ACCOUNT_ID, SA_STAGE, EmailMessage, pod_workflow_id
-from tenantry.credits_contracts import (
+from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, credits_workflow_id, pod_workflow_id
+from tenantry.contracts.credits import (
     CREDITS_SOURCE,
     CreditsAccountRef,
     CreditsBalance,
@@ -42,9 +42,9 @@ from tenantry.credits_contracts import (
     CreditsInput,
     CreditsNotice,
     CreditsStage,
-    credits_workflow_id,
 )
-from tenantry.pod_contracts import PodRequest, PodState
+from tenantry.contracts.pod import PodRequest, PodState
+from tenantry.contracts.signup import EmailMessage
 
 Mailer = Callable[[EmailMessage], bool]
 

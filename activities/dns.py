@@ -13,7 +13,7 @@ import botocore.exceptions
 from temporalio import activity
 
 from activities.errors import from_aws
-from tenantry.contracts import DnsRecord
+from tenantry.contracts.signup import DnsRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client

@@ -1,11 +1,11 @@
 """Edge activities: a pod's routes in Caddy, set and removed through its admin API.
 
 One route per service, ``@id`` ``pod-{pod_id}-{service}``, matching the service's
-hostname (`tenantry.edge`). A running pod's route proxies to its container's published
+hostname (`tenantry.rules.edge_names`). A running pod's route proxies to its container's published
 port on the pod host; a pod that is not running is routed to the *waker*: the request,
 its Host kept, is rewritten to the API's ``/v1/edge/wake``, which starts a restore and
 answers with a "waking up" page. Both activities are idempotent by route id (see
-`tenantry.caddy`), so a retry never duplicates a route and removing a missing one is fine.
+`tenantry.clients.caddy`), so a retry never duplicates a route and removing a missing one is fine.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from tenantry.caddy import CaddyAdmin, CaddyError, Route
-from tenantry.edge import pod_hostname, route_id, route_prefix
-from tenantry.pod_contracts import PodRoutes
+from tenantry.clients.caddy import CaddyAdmin, CaddyError, Route
+from tenantry.contracts.pod import PodRoutes
+from tenantry.rules.edge_names import pod_hostname, route_id, route_prefix
 
 WAKE_PATH = "/v1/edge/wake"
 EDGE_REJECTED = "EdgeRejected"

@@ -11,7 +11,7 @@ import stripe
 from hcloud import APIException
 from temporalio.exceptions import ApplicationError
 
-from tenantry.contracts import ErrorType
+from tenantry.contracts.common import ErrorType
 
 # Hetzner codes that a retry can fix (documented in the Hetzner Cloud API reference).
 _HETZNER_TRANSIENT = {

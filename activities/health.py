@@ -16,7 +16,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.tenant_ssh import run_pinned
-from tenantry.contracts import ErrorType, HealthGateInput
+from tenantry.contracts.common import ErrorType
+from tenantry.contracts.signup import HealthGateInput
 
 
 class HealthActivities:

@@ -21,7 +21,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import from_hetzner
-from tenantry.contracts import ErrorType, ResizeInput, ServerInfo, ServerRef, ServerSpec
+from tenantry.contracts.common import ErrorType
+from tenantry.contracts.signup import ServerInfo, ServerRef, ServerSpec
+from tenantry.contracts.tenant import ResizeInput
 
 UserDataFor = Callable[[ServerSpec], str]
 """Renders a server's cloud-init; reads the tenant's secrets itself so they never enter

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from db.models import AuditLogEntry
-from tenantry.contracts import EmailMessage
-from tenantry.smtp import SmtpMailer
+from tenantry.clients.smtp import SmtpMailer
+from tenantry.contracts.signup import EmailMessage
 
 
 class MailActivities:

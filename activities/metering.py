@@ -47,7 +47,8 @@ from activities.errors import from_stripe
 from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, Snapshot, UsageRecord
 from db.repo.credits import depletion_episode, latest_balances
 from db.sql import one_of, unnest_rows
-from tenantry.contracts import (
+from tenantry.contracts.credits import CreditsDepleted
+from tenantry.contracts.metering import (
     HoursList,
     HoursToMeter,
     MeteredHour,
@@ -56,8 +57,7 @@ from tenantry.contracts import (
     ReportUsageInput,
     ReportUsageResult,
 )
-from tenantry.credits_contracts import CreditsDepleted
-from tenantry.metering import (
+from tenantry.rules.metering import (
     HOUR,
     RUNNING_EVENT_KINDS,
     PodEventFact,

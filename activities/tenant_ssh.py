@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 from temporalio.exceptions import ApplicationError
 
-from tenantry.contracts import ErrorType
+from tenantry.contracts.common import ErrorType
 
 
 async def run_pinned(

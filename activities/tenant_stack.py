@@ -18,7 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.tenant_ssh import run_pinned
 from db.models import Tenant
-from tenantry.contracts import ErrorType, StackCommand, valid_image_tag
+from tenantry.contracts.common import ErrorType
+from tenantry.contracts.rollout import valid_image_tag
+from tenantry.contracts.tenant import StackCommand
 
 ALLOWED = frozenset({"start", "stop", "status", "restart", "version", "deploy"})
 

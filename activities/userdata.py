@@ -15,7 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.cloudinit import user_data
 from db.models import Tenant
-from tenantry.contracts import ErrorType, ServerSpec
+from tenantry.contracts.common import ErrorType
+from tenantry.contracts.signup import ServerSpec
 
 
 class TenantUserData:

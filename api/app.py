@@ -29,9 +29,9 @@ from api.routers import (
     webhooks,
 )
 from db.session import make_async_engine, make_async_sessionmaker
-from tenantry.clients import stripe_client
+from tenantry.clients.sdk import stripe_client
+from tenantry.clients.temporal import connect
 from tenantry.settings import ApiSettings
-from tenantry.temporal import connect
 
 
 def create_app(settings: ApiSettings | None = None, *, temporal: Client | None = None) -> FastAPI:

@@ -18,9 +18,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import Tenant
 from db.repo.webhooks import claim_webhook_event
-from tenantry.contracts import PaymentReceived, signup_workflow_id, tenant_workflow_id
+from tenantry.contracts.common import signup_workflow_id, tenant_workflow_id
+from tenantry.contracts.signup import PaymentReceived
+from tenantry.contracts.tenant import BillingEvent
 from workflows.signup import SignupWorkflow
-from workflows.tenant import BillingEvent, TenantWorkflow
+from workflows.tenant import TenantWorkflow
 
 log = logging.getLogger("tenantry.webhooks")
 

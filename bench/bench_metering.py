@@ -44,9 +44,11 @@ from bench.report import Check, write_result
 from bench.stack import DevStack, dev_stack
 from db.session import make_engine, make_sessionmaker
 from devstack.faults import LoggedRequest
-from tenantry.clients import stripe_client, stripe_meter_stream_client
-from tenantry.contracts import METERING_SCHEDULE_ID, MeteringInput, metering_workflow_id
-from tenantry.metering import (
+from tenantry.clients.sdk import stripe_client, stripe_meter_stream_client
+from tenantry.clients.temporal import connect
+from tenantry.contracts.common import METERING_SCHEDULE_ID, metering_workflow_id
+from tenantry.contracts.metering import MeteringInput
+from tenantry.rules.metering import (
     RUNNING_EVENT_KINDS,
     STOPPING_EVENT_KINDS,
     meter_event_names,
@@ -55,9 +57,8 @@ from tenantry.metering import (
     runtime_kind,
     utc_hour,
 )
-from tenantry.plans import POD_PLANS, PodTier
+from tenantry.rules.plans import POD_PLANS, PodTier
 from tenantry.settings import WorkerSettings
-from tenantry.temporal import connect
 
 PODS = int(os.environ.get("BENCH_METERING_PODS", "10000"))  # smaller for the smoke test
 PODS_PER_BILLED = 10  # enough that the free tier (10 pod-hours a month) is long used up

@@ -51,12 +51,12 @@ from boto3.s3.transfer import TransferConfig
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from activities.pods_models import POD_BASE_IMAGE
 from bench.report import Check, summary, write_result
 from bench.stack import DevStack, dev_stack
-from tenantry.clients import s3_client
-from tenantry.contracts import pod_workflow_id
-from tenantry.plans import POD_PLANS, PodTier
+from tenantry.clients.sdk import s3_client
+from tenantry.contracts.common import pod_workflow_id
+from tenantry.contracts.podhost import POD_BASE_IMAGE
+from tenantry.rules.plans import POD_PLANS, PodTier
 from tenantry.settings import WorkerSettings
 
 ROUNDS = int(os.environ.get("BENCH_PODS_ROUNDS", "5"))
@@ -65,11 +65,11 @@ MIB = 1024 * 1024
 RANDOM_MB = TEXT_MB = int(os.environ.get("BENCH_PODS_MB", "200")) // 2
 TIER = PodTier.SMALL
 STOP_TIMEOUT = 10  # the product's `docker stop -t` (StopContainerInput's default)
-ZSTD_LEVEL = 3  # the product's level (activities.pods.snapshots.ZSTD_LEVEL)
+ZSTD_LEVEL = 3  # the product's level (tenantry.clients.podhost.snapshots.ZSTD_LEVEL)
 PART_SIZE = 8 * MIB  # the product's multipart part size (DEFAULT_PART_SIZE)
 POLL = 0.05
 # The key exchange and cipher the product's asyncssh ends up with against Debian 12's
-# sshd (activities.pods.ssh): OpenSSH's own default kex (sntrup761x25519) costs ~100 ms
+# sshd (tenantry.clients.podhost.ssh): OpenSSH's own default kex (sntrup761x25519) costs ~100 ms
 # more per connection here, which would flatter the product.
 KEX = "curve25519-sha256"
 CIPHER = "aes256-gcm@openssh.com"

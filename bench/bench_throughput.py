@@ -28,7 +28,7 @@ from temporalio.client import Client
 from bench.report import Check, write_result
 from bench.stack import DevStack, dev_stack
 from bench.throughput_baseline import NoopWorkflow
-from tenantry.temporal import DATA_CONVERTER
+from tenantry.clients.temporal import DATA_CONVERTER
 from tests.support.checkout import pay
 
 SIGNUPS = int(os.environ.get("BENCH_THROUGHPUT_SIGNUPS", "300"))

@@ -42,10 +42,10 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from activities.pods_models import PodSpec, SnapshotRef
 from bench.report import Check, write_result
 from bench.stack import DevStack, dev_stack
-from tenantry.contracts import (
+from tenantry.clients.temporal import connect
+from tenantry.contracts.common import (
     HEALTH_SWEEP_SCHEDULE_ID,
     METERING_SCHEDULE_ID,
     SA_ACCOUNT_ID,
@@ -53,11 +53,11 @@ from tenantry.contracts import (
     SA_STAGE,
     pod_workflow_id,
 )
-from tenantry.plans import PodTier
-from tenantry.pod_config import PodConfig, parse_pod_config
-from tenantry.pod_contracts import PodInput, PodSnapshotRecord, PodStatus
+from tenantry.contracts.pod import PodInput, PodSnapshotRecord, PodStatus
+from tenantry.contracts.podhost import PodSpec, SnapshotRef
+from tenantry.rules.plans import PodTier
+from tenantry.rules.pod_config import PodConfig, parse_pod_config
 from tenantry.settings import WorkerSettings
-from tenantry.temporal import connect
 from workflows.pod import PodWorkflow
 
 PODS = int(os.environ.get("BENCH_WORKER_MEMORY_PODS", "10000"))  # smaller: smoke test
@@ -71,7 +71,7 @@ SAMPLE_EVERY = 2.0
 VISIBILITY_WAIT = 60  # seconds for the visibility store to show the terminations
 LIMIT_MIB = 1024.0
 SNAPSHOT_BYTES = 48_000_000
-# The example config of tenantry/pod_config.py (secrets aside: they never reach workflows).
+# The example config of tenantry/rules/pod_config.py (secrets aside: they never reach workflows).
 POD_CONFIG = {
     "template": "base",
     "services": [{"name": "http", "port": 8080}],

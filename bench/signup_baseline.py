@@ -23,10 +23,10 @@ from hcloud.server_types import ServerType
 
 from activities.cloudinit import user_data
 from activities.secrets_gen import new_tenant_secrets
-from tenantry.clients import hetzner_client, hosted_zone_id, route53_client, stripe_client
-from tenantry.plans import TENANT_PLANS, TenantTier
+from tenantry.clients.sdk import hetzner_client, hosted_zone_id, route53_client, stripe_client
+from tenantry.clients.smtp import SmtpMailer
+from tenantry.rules.plans import TENANT_PLANS, TenantTier
 from tenantry.settings import WorkerSettings
-from tenantry.smtp import SmtpMailer
 from tests.support.checkout import pay
 
 

@@ -17,8 +17,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
+    from tenantry.clients.temporal import DATA_CONVERTER
     from tenantry.settings import WorkerSettings
-    from tenantry.temporal import DATA_CONVERTER
 
 
 @activity.defn

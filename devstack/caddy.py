@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devstack.procs import ManagedProcess, StackError, http_ready
-from tenantry.edge import ROUTE_PREFIX
+from tenantry.rules.edge_names import ROUTE_PREFIX
 
 if TYPE_CHECKING:
     from devstack.dev import DevContext, DevPart

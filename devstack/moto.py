@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_s3 import S3Client
 
-from tenantry.clients import route53_client, s3_client
+from tenantry.clients.sdk import route53_client, s3_client
 from tenantry.settings import CoreSettings
 
 

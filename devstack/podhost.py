@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.procs import ManagedProcess, StackError, tcp_ready
+from tenantry.clients.podhost.ssh import known_hosts_line
 
 if TYPE_CHECKING:
     from devstack.dev import DevPart
@@ -43,13 +44,6 @@ def generate_keypair(path: Path, comment: str) -> Path:
         except FileNotFoundError as exc:
             raise StackError("ssh-keygen is missing: install Debian's openssh-client") from exc
     return path
-
-
-def known_hosts_line(address: str, port: int, public_key: str) -> str:
-    """A known_hosts line; OpenSSH writes non-default ports as ``[addr]:port``."""
-    key_type, key_data = public_key.split()[:2]
-    name = address if port == 22 else f"[{address}]:{port}"
-    return f"{name} {key_type} {key_data}"
 
 
 def _descendants(pid: int) -> list[int]:

@@ -111,7 +111,7 @@ class CoreSettings(BaseSettings):
     pod_step_heartbeat: Duration = timedelta(seconds=10)
 
     # The edge (Caddy): its admin API and the HTTP server there that holds pod routes.
-    # Pods are served at {service}-{pod}-{account}.{pod_base_domain} (see tenantry.edge)
+    # Pods are served at {service}-{pod}-{account}.{pod_base_domain} (see tenantry.rules.edge_names)
     # on the edge's public scheme and port; requests for a pod that is not running go to
     # the API's wake endpoint, which Caddy dials at edge_wake_upstream (host:port).
     caddy_admin_url: str = "http://127.0.0.1:2019"

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from tenantry.clients.temporal import connect
 from tenantry.settings import WorkerSettings
-from tenantry.temporal import connect
 from worker.registry import build_activities, workflows
 from worker.schedules import ensure_schedules
 

@@ -15,20 +15,20 @@ from activities.billing import BillingActivities
 from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
 from activities.edge import EdgeActivities
-from activities.fleet import HealthSweepActivities, RolloutActivities
 from activities.health import HealthActivities
 from activities.hetzner import HetznerActivities
 from activities.mail import MailActivities
 from activities.metering import MeteringActivities
-from activities.pod_hosts import PinnedClients, PodHostActivities
-from activities.pod_records import PodRecordActivities
-from activities.pods import PodHostClient
-from activities.records import RecordActivities
+from activities.pods.hosts import PinnedClients, PodHostActivities
+from activities.pods.records import PodRecordActivities
+from activities.rollouts import HealthSweepActivities, RolloutActivities
+from activities.tenant_records import RecordActivities
 from activities.tenant_stack import TenantStackActivities
 from activities.userdata import TenantUserData
 from db.session import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker
-from tenantry.caddy import CaddyAdmin
-from tenantry.clients import (
+from tenantry.clients.caddy import CaddyAdmin
+from tenantry.clients.podhost import PodHostClient
+from tenantry.clients.sdk import (
     hetzner_client,
     hosted_zone_id,
     route53_client,

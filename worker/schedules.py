@@ -28,12 +28,9 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from tenantry.contracts import (
-    HEALTH_SWEEP_SCHEDULE_ID,
-    METERING_SCHEDULE_ID,
-    HealthSweepInput,
-    MeteringInput,
-)
+from tenantry.contracts.common import HEALTH_SWEEP_SCHEDULE_ID, METERING_SCHEDULE_ID
+from tenantry.contracts.metering import MeteringInput
+from tenantry.contracts.rollout import HealthSweepInput
 from workflows.health_sweep import HealthSweepWorkflow
 from workflows.metering import MeteringWorkflow
 

@@ -3,7 +3,7 @@
 A metering run that leaves a prepaid account at or below zero signal-with-starts it
 (`depleted`), so one account has one such workflow however many hours find it empty:
 
-1. For a new depletion (a new `episode`, see `tenantry.credits_contracts`) the owner is
+1. For a new depletion (a new `episode`, see `tenantry.contracts.credits`) the owner is
    mailed once and the depletion recorded in the audit log; a grace period starts.
 2. A top-up (`topped_up`, sent by the API) ends it when the balance is above zero again.
    Without the signal the balance is checked again when the grace period ends anyway.
@@ -28,9 +28,9 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.credits import CreditsActivities
-    from activities.records import RecordActivities
-    from tenantry.contracts import SA_ACCOUNT_ID, SA_STAGE, AuditEvent, ErrorType
-    from tenantry.credits_contracts import (
+    from activities.tenant_records import RecordActivities
+    from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, ErrorType
+    from tenantry.contracts.credits import (
         CreditsAccountRef,
         CreditsBalance,
         CreditsDepleted,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         CreditsState,
         CreditsTopUp,
     )
+    from tenantry.contracts.signup import AuditEvent
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -16,8 +16,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fleet import HealthSweepActivities
-    from tenantry.contracts import HealthSweepInput, HealthSweepPageInput, HealthSweepResult
+    from activities.rollouts import HealthSweepActivities
+    from tenantry.contracts.rollout import HealthSweepInput, HealthSweepPageInput, HealthSweepResult
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -20,8 +20,9 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.credits import CreditsActivities
     from activities.metering import MeteringActivities
-    from tenantry.contracts import (
-        ErrorType,
+    from tenantry.contracts.common import ErrorType
+    from tenantry.contracts.credits import CreditsDepletedBatch
+    from tenantry.contracts.metering import (
         HoursToMeter,
         MeteredHour,
         MeteringInput,
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         ReportUsageInput,
         ReportUsageResult,
     )
-    from tenantry.credits_contracts import CreditsDepletedBatch
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -37,13 +37,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.edge import EDGE_REJECTED, EdgeActivities
-    from activities.pod_hosts import PodHostActivities
-    from activities.pod_records import PodRecordActivities
-    from activities.pods_models import ContainerInfo, SnapshotRef
-    from tenantry.contracts import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE
-    from tenantry.pod_contracts import (
+    from activities.pods.hosts import PodHostActivities
+    from activities.pods.records import PodRecordActivities
+    from tenantry.contracts.common import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE, PodErrorType
+    from tenantry.contracts.pod import (
         PodActivity,
-        PodErrorType,
         PodHostCall,
         PodInput,
         PodPlacement,
@@ -59,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         ReserveHostInput,
         SnapshotStatusChange,
     )
+    from tenantry.contracts.podhost import ContainerInfo, SnapshotRef
 
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -9,7 +9,7 @@ others skipped with the reason), then tenants are taken in tenant-id order:
 
 Each tenant's step is the `deploy_version` update of its own TenantWorkflow (deploy over
 SSH with the pinned host key, health gate on the new version, rollback to the previous
-tag when the gate fails); see `activities/fleet.py`. Policy: the first tenant that fails
+tag when the gate fails); see `activities/rollouts.py`. Policy: the first tenant that fails
 (rolled back, or not healthy even after the rollback) halts the rollout: tenants in flight
 finish, nothing new starts, the untouched ones are `not_started` and the rollout `failed`.
 In the canary phase that means the fleet is never touched.
@@ -33,11 +33,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fleet import RolloutActivities
-    from tenantry.contracts import (
+    from activities.rollouts import RolloutActivities
+    from tenantry.contracts.common import SA_STAGE, ErrorType
+    from tenantry.contracts.rollout import (
         ROLLOUT_TENANT_BAD,
-        SA_STAGE,
-        ErrorType,
         RolloutControl,
         RolloutInput,
         RolloutRef,

@@ -36,11 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
     from activities.hetzner import HetznerActivities
     from activities.mail import MailActivities
-    from activities.records import RecordActivities
-    from tenantry.contracts import (
-        SA_STAGE,
-        SA_SUBDOMAIN,
-        SA_TENANT_ID,
+    from activities.tenant_records import RecordActivities
+    from tenantry.contracts.common import SA_STAGE, SA_SUBDOMAIN, SA_TENANT_ID, ErrorType
+    from tenantry.contracts.signup import (
         ApprovalDecision,
         CheckoutRequest,
         CheckoutSessionInput,
@@ -50,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         DnsRecord,
         EmailMessage,
         EnsureSubscriptionInput,
-        ErrorType,
         HealthGateInput,
         PaymentReceived,
         ProvisioningEvent,
@@ -67,8 +64,9 @@ with workflow.unsafe.imports_passed_through():
         TenantKeys,
         TenantRecord,
     )
-    from tenantry.plans import TENANT_PLANS, TenantTier
-    from workflows.tenant import TenantInput, TenantWorkflow
+    from tenantry.contracts.tenant import TenantInput
+    from tenantry.rules.plans import TENANT_PLANS, TenantTier
+    from workflows.tenant import TenantWorkflow
 
 TENANT_NAMESPACE = uuid.UUID("0f6c51e8-5b1f-4c55-8a0e-7d0b3c7f2a11")
 

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -29,28 +28,32 @@ with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
     from activities.hetzner import HetznerActivities
     from activities.mail import MailActivities
-    from activities.records import RecordActivities
+    from activities.tenant_records import RecordActivities
     from activities.tenant_stack import TenantStackActivities
-    from tenantry.contracts import (
-        SA_STAGE,
+    from tenantry.contracts.common import SA_STAGE, ErrorType
+    from tenantry.contracts.rollout import RolloutTenantStatus, TenantDeployResult, VersionDeploy
+    from tenantry.contracts.signup import (
         AuditEvent,
         DnsRecord,
         EmailMessage,
-        ErrorType,
         HealthGateInput,
-        PriceChangeInput,
         ProvisioningEvent,
-        ResizeInput,
-        RolloutTenantStatus,
         ServerRef,
-        StackCommand,
         SubscriptionRef,
         TenantChange,
-        TenantDeployResult,
         TenantRecord,
-        VersionDeploy,
     )
-    from tenantry.plans import TENANT_PLANS, TenantTier
+    from tenantry.contracts.tenant import (
+        BillingEvent,
+        PriceChangeInput,
+        ResizeInput,
+        StackCommand,
+        TenantInput,
+        TenantOperation,
+        TenantState,
+        TierChange,
+    )
+    from tenantry.rules.plans import TENANT_PLANS, TenantTier
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -65,65 +68,6 @@ PAID_EVENTS = frozenset({"invoice.payment_succeeded", "invoice.paid"})
 ROLLOUTS_REMEMBERED = 20
 # The patch under which a status and the log entry that explains it are one write.
 STATUS_WITH_LOG = "status-with-log"
-
-
-class BillingEvent(BaseModel):
-    event_id: str
-    type: str
-    invoice_id: str | None = None
-    subscription_id: str | None = None
-
-
-class TenantOperation(BaseModel):
-    actor: str = "admin"
-    reason: str | None = None
-
-
-class TierChange(TenantOperation):
-    tier: str
-
-
-class TenantInput(BaseModel):
-    """The tenant's whole state: what a run starts with and continues-as-new with."""
-
-    tenant_id: str
-    subdomain: str
-    tier: str
-    signup_id: str = ""
-    status: str = "active"
-    suspended_reason: str | None = None
-    server_name: str | None = None
-    server_ip: str | None = None
-    fqdn: str | None = None
-    subscription_id: str | None = None
-    email: str | None = None
-    admin_email: str | None = None
-    events: list[str] = Field(default_factory=list, description="billing events handled")
-    pending: list[BillingEvent] = Field(default_factory=list)
-    grace_until: datetime | None = None
-    grace_reminded: bool = False
-    grace_seconds: float = 7 * 24 * 3600
-    health_budget_seconds: float = 600
-    step_timeout_seconds: float = 30
-    tier_changes: int = 0
-    max_history_length: int = 10_000
-    runs: int = 1
-    version: str | None = None
-    rollouts: dict[str, TenantDeployResult] = Field(
-        default_factory=dict, description="the latest rollouts' outcomes, by rollout id"
-    )
-
-
-class TenantState(BaseModel):
-    tenant_id: str
-    subdomain: str
-    tier: str
-    status: str
-    suspended_reason: str | None
-    busy_with: str | None
-    grace_until: datetime | None
-    events: list[str]
-    runs: int
 
 
 @workflow.defn

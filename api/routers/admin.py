@@ -26,7 +26,8 @@ from db.models import (
     Tenant,
     TenantHealth,
 )
-from tenantry.contracts import ApprovalDecision, ErrorType, SignupStatus, signup_workflow_id
+from tenantry.contracts.common import ErrorType, signup_workflow_id
+from tenantry.contracts.signup import ApprovalDecision, SignupStatus
 from tenantry.crypto import generate_api_key
 from workflows.signup import SignupWorkflow
 

@@ -23,7 +23,8 @@ from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import Account, AuditLogEntry, CreditEntry
 from db.repo.credits import ReferenceConflict, add_credits
-from tenantry.credits_contracts import CreditsTopUp, credits_workflow_id
+from tenantry.contracts.common import credits_workflow_id
+from tenantry.contracts.credits import CreditsTopUp
 
 router = APIRouter(prefix="/v1/admin/accounts", tags=["admin"], dependencies=[AdminDep])
 log = logging.getLogger("tenantry.api.credits")

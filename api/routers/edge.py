@@ -1,7 +1,7 @@
 """The waker: where the edge sends requests for pods that are not running.
 
 Caddy routes a hibernated pod's hostnames here (rewritten to `/v1/edge/wake`, the Host
-kept). The pod is found by its hostname (`tenantry.edge`); a hibernated pod (or a failed
+kept). The pod is found by its hostname (`tenantry.rules.edge_names`); a hibernated pod (or a failed
 one with a snapshot) is asked to restore with source `wake`, and every answer for a pod
 that will run again is 503 with a small "waking up" page that refreshes itself (and
 `Retry-After`), until the pod runs and the edge routes the same URL to it. Unknown and
@@ -31,9 +31,9 @@ from temporalio.service import RPCError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routers.pods import pod_services
 from db.models import Pod
-from tenantry.contracts import pod_workflow_id
-from tenantry.edge import handle_id_range, split_hostname
-from tenantry.pod_contracts import PodRequest, PodState, PodStatus
+from tenantry.contracts.common import pod_workflow_id
+from tenantry.contracts.pod import PodRequest, PodState, PodStatus
+from tenantry.rules.edge_names import handle_id_range, split_hostname
 
 router = APIRouter(prefix="/v1/edge", tags=["edge"])
 

@@ -13,7 +13,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from db.models import Tenant, TenantHealth
-from tenantry.contracts import HEALTH_SWEEP_SCHEDULE_ID, HealthSweepInput, HealthSweepResult
+from tenantry.contracts.common import HEALTH_SWEEP_SCHEDULE_ID
+from tenantry.contracts.rollout import HealthSweepInput, HealthSweepResult
 from workflows.health_sweep import HealthSweepWorkflow
 
 router = APIRouter(prefix="/v1/admin/health", tags=["admin"], dependencies=[AdminDep])

@@ -24,12 +24,12 @@ from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from activities.pod_records import mark_stale_hosts
+from activities.pods.records import mark_stale_hosts
 from api.deps import AdminDep, HostDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import Host, Pod
-from tenantry.contracts import pod_workflow_id
-from tenantry.pod_contracts import PodRequest, PodState, PodStatus
+from tenantry.contracts.common import pod_workflow_id
+from tenantry.contracts.pod import PodRequest, PodState, PodStatus
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"], dependencies=[HostDep])
 admin_router = APIRouter(prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep])

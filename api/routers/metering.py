@@ -13,10 +13,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from api.deps import AdminDep, SettingsDep, TemporalDep
 from api.errors import ApiError
+from db.repo.reconciliation import Reconciliation, reconcile
 from db.session import make_engine
-from tenantry.contracts import MeteringInput, MeteringResult, metering_workflow_id
-from tenantry.metering import parse_month, utc_hour
-from tenantry.reconciliation import Reconciliation, reconcile
+from tenantry.contracts.common import metering_workflow_id
+from tenantry.contracts.metering import MeteringInput, MeteringResult
+from tenantry.rules.metering import parse_month, utc_hour
 from workflows.metering import MeteringWorkflow
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep])

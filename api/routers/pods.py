@@ -2,7 +2,7 @@
 keep alive, destroy. Another account's pod answers 404 on every route.
 
 A running pod's `urls` are its services' public URLs at the edge
-(`{service}-{pod}-{account}.{pod_base_domain}`, see `tenantry.edge`); a pod whose
+(`{service}-{pod}-{account}.{pod_base_domain}`, see `tenantry.rules.edge_names`); a pod whose
 hostnames could not be DNS labels, or would be another live pod's, is refused at create.
 
 The API validates and records; the pod's workflow (`pod-{pod_id}`) does the work.
@@ -31,12 +31,19 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.pods_models import PodSpec
 from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import Account, Host, Pod, Snapshot
-from tenantry.contracts import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE, pod_workflow_id
-from tenantry.edge import (
+from tenantry.contracts.common import (
+    SA_ACCOUNT_ID,
+    SA_POD_ID,
+    SA_STAGE,
+    PodErrorType,
+    pod_workflow_id,
+)
+from tenantry.contracts.pod import PodInput, PodRequest, PodState, PodStatus
+from tenantry.contracts.podhost import PodSpec
+from tenantry.rules.edge_names import (
     account_handle,
     handle_id_range,
     label_problem,
@@ -44,9 +51,8 @@ from tenantry.edge import (
     pod_labels,
     pod_url,
 )
-from tenantry.plans import PodTier
-from tenantry.pod_config import PodConfigError, parse_pod_config
-from tenantry.pod_contracts import PodErrorType, PodInput, PodRequest, PodState, PodStatus
+from tenantry.rules.plans import PodTier
+from tenantry.rules.pod_config import PodConfigError, parse_pod_config
 from tenantry.settings import ApiSettings
 from workflows.pod import PodWorkflow
 
@@ -245,7 +251,7 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def _name_problem(name: str) -> str | None:
-    from tenantry.pod_config import POD_NAME
+    from tenantry.rules.pod_config import POD_NAME
 
     return None if POD_NAME.match(name) else "1-32 lowercase letters, digits and hyphens"
 
@@ -259,7 +265,7 @@ def pod_services(pod: Pod) -> list[str]:
 async def _refuse_hostname_clash(
     session: SessionDep, account: Account, services: list[str], name: str
 ) -> None:
-    """409 when a live pod already has one of the new pod's hostnames (see `tenantry.edge`).
+    """409 when a live pod already has one of the new pod's hostnames (see `rules.edge_names`).
 
     The account's row is locked until the pod is committed, so two creates of one account
     cannot both pass; accounts sharing the handle are rare enough to check unlocked.

@@ -32,15 +32,8 @@ from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import AuditLogEntry, Rollout, RolloutTenant
 from db.models.rollouts import ROLLOUT_TENANT_STATUSES
-from tenantry.contracts import (
-    SA_STAGE,
-    ErrorType,
-    RolloutControl,
-    RolloutInput,
-    RolloutStatus,
-    rollout_workflow_id,
-    valid_image_tag,
-)
+from tenantry.contracts.common import SA_STAGE, ErrorType, rollout_workflow_id
+from tenantry.contracts.rollout import RolloutControl, RolloutInput, RolloutStatus, valid_image_tag
 from workflows.rollout import RolloutWorkflow
 
 router = APIRouter(prefix="/v1/admin/rollouts", tags=["admin"], dependencies=[AdminDep])

@@ -27,17 +27,11 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.signup_tokens import status_token, status_token_hash
 from db.models import Signup, Tenant
-from tenantry.contracts import (
-    SA_SUBDOMAIN,
-    CheckoutRequest,
-    ErrorType,
-    SignupInput,
-    SignupStatus,
-    signup_workflow_id,
-)
+from tenantry.contracts.common import SA_SUBDOMAIN, ErrorType, signup_workflow_id
+from tenantry.contracts.signup import CheckoutRequest, SignupInput, SignupStatus
 from tenantry.crypto import verify_secret
-from tenantry.plans import TenantTier
-from tenantry.validation import subdomain_problem
+from tenantry.rules.plans import TenantTier
+from tenantry.rules.validation import subdomain_problem
 from workflows.signup import SignupWorkflow
 
 router = APIRouter(prefix="/v1/signups", tags=["signups"])

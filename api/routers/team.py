@@ -22,9 +22,9 @@ from sqlalchemy import or_, select
 from api.deps import CurrentAccount, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
 from db.models import Account, TeamInvite
+from tenantry.clients.smtp import SmtpMailer
 from tenantry.crypto import hash_secret
 from tenantry.settings import ApiSettings
-from tenantry.smtp import SmtpMailer
 
 router = APIRouter(prefix="/v1/team", tags=["team"])
 

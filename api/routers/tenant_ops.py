@@ -21,9 +21,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from db.models import Tenant
-from tenantry.contracts import ErrorType, tenant_workflow_id
-from tenantry.plans import TenantTier
-from workflows.tenant import TenantOperation, TenantWorkflow, TierChange
+from tenantry.contracts.common import ErrorType, tenant_workflow_id
+from tenantry.contracts.tenant import TenantOperation, TierChange
+from tenantry.rules.plans import TenantTier
+from workflows.tenant import TenantWorkflow
 
 router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[AdminDep])
 

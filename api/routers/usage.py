@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from api.deps import CurrentAccount, SessionDep
 from api.errors import ApiError
 from db.models import CreditEntry, UsageRecord
-from tenantry.metering import month_start, next_month, parse_month
-from tenantry.plans import FREE_POD_HOURS_PER_MONTH
+from tenantry.rules.metering import month_start, next_month, parse_month
+from tenantry.rules.plans import FREE_POD_HOURS_PER_MONTH
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 

@@ -48,7 +48,7 @@ class UsageRecord(Base):
     billed_customer_id: Mapped[str | None]  # Stripe customer of the team owner
     quantity: Mapped[Decimal]
     cost: Mapped[Decimal]
-    # Exact integers (see tenantry.metering): runtime seconds or GB-seconds, the part the
+    # Exact integers (see tenantry.rules.metering): runtime seconds or GB-seconds, the part the
     # free tier covered, and the billable value sent to Stripe's meter `event_name`.
     seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     free_seconds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import UsageRecord
-from tenantry.metering import meter_identifier
+from tenantry.rules.metering import meter_identifier
 
 
 def usage_identifier(pod_id: uuid.UUID, hour: datetime, kind: str = "runtime") -> str:

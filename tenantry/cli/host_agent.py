@@ -1,4 +1,4 @@
-"""`tenantry host-agent`: the process every pod host runs (see `tenantry.hostagent`)."""
+"""`tenantry host-agent`: the process every pod host runs (see `tenantry.agents.host`)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def host_agent(
     2 when the API refuses the host (bad token, a host key other than the
     pinned one); an unreachable API is retried with backoff.
     """
-    from tenantry.hostagent import identity_from, run_agent
+    from tenantry.agents.host import identity_from, run_agent
     from tenantry.settings import HostAgentSettings
 
     flags: dict[str, Any] = {

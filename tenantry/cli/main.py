@@ -42,7 +42,7 @@ def worker() -> None:
 @app.command("edge-agent")
 def edge_agent() -> None:
     """Follow the edge proxy's access log and report pod traffic as activity (source proxy)."""
-    from tenantry.edge_agent import run_edge_agent
+    from tenantry.agents.edge import run_edge_agent
 
     run_edge_agent()
 

@@ -17,8 +17,8 @@ from tenantry.cli.http import (
     follow,
     table,
 )
-from tenantry.plans import TenantTier
-from tenantry.validation import subdomain_problem
+from tenantry.rules.plans import TenantTier
+from tenantry.rules.validation import subdomain_problem
 
 app = typer.Typer(help="Sign up for a tenant and follow its provisioning.", no_args_is_help=True)
 

@@ -16,7 +16,7 @@ from tenantry.cli.http import (
     follow,
     table,
 )
-from tenantry.plans import TenantTier
+from tenantry.rules.plans import TenantTier
 
 app = typer.Typer(help="Operate tenants (admin token).", no_args_is_help=True)
 # Longer than any operation's own limits (a tier change waits for the resize and the

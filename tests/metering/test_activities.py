@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.metering import MeteringActivities
-from activities.pod_records import PodRecordActivities
-from activities.pods_models import SnapshotRef
+from activities.pods.records import PodRecordActivities
 from db.models import Account, Pod, PodEvent, Snapshot, UsageRecord
+from db.repo.reconciliation import reconcile
 from db.session import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker
-from tenantry.contracts import MeterPageInput, ReportUsageInput
-from tenantry.metering import GB, HOUR, utc_hour
-from tenantry.pod_contracts import SnapshotStatusChange
-from tenantry.reconciliation import reconcile
+from tenantry.contracts.metering import MeterPageInput, ReportUsageInput
+from tenantry.contracts.pod import SnapshotStatusChange
+from tenantry.contracts.podhost import SnapshotRef
+from tenantry.rules.metering import GB, HOUR, utc_hour
 from tests.fixtures.stripe import StripeEmulator
 from tests.metering.test_metering_stack import ledger, seed
 

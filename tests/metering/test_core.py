@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tenantry.metering import (
+from tenantry.rules.metering import (
     FREE_SECONDS_PER_MONTH,
     PodEventFact,
     PodFact,

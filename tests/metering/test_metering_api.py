@@ -12,9 +12,9 @@ from temporalio.client import Client, ScheduleOverlapPolicy
 
 from db.models import ApiKey
 from db.session import make_engine
-from tenantry.contracts import METERING_SCHEDULE_ID
+from tenantry.contracts.common import METERING_SCHEDULE_ID
 from tenantry.crypto import generate_api_key
-from tenantry.metering import utc_hour
+from tenantry.rules.metering import utc_hour
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.metering.test_metering_stack import seed

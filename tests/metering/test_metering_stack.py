@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, UsageRecord
+from db.repo.reconciliation import reconcile
 from db.session import make_engine
 from devstack.faults import FaultRule
-from tenantry.contracts import MeteringInput, MeteringResult, metering_workflow_id
-from tenantry.metering import utc_hour
-from tenantry.reconciliation import reconcile
+from tenantry.contracts.common import metering_workflow_id
+from tenantry.contracts.metering import MeteringInput, MeteringResult
+from tenantry.rules.metering import utc_hour
 from tests.fixtures.stack import Stack
 from tests.fixtures.stripe import StripeEmulator
 

@@ -29,10 +29,9 @@ from temporalio.worker import Replayer
 
 from db.models import CreditEntry, PodEvent
 from db.session import make_engine
-from tenantry.contracts import SA_ACCOUNT_ID, SA_STAGE
-from tenantry.credits_contracts import credits_workflow_id
-from tenantry.metering import FREE_SECONDS_PER_MONTH, month_start, utc_hour
-from tenantry.temporal import DATA_CONVERTER
+from tenantry.clients.temporal import DATA_CONVERTER
+from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, credits_workflow_id
+from tenantry.rules.metering import FREE_SECONDS_PER_MONTH, month_start, utc_hour
 from tests.api.test_team import _invite
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.pods import PodHostClient
-from activities.pods_models import ContainerRef, ExecInput, PodHostRef, PodSpec
+from tenantry.clients.podhost import PodHostClient
+from tenantry.contracts.podhost import ContainerRef, ExecInput, PodHostRef, PodSpec
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
 from tests.fixtures.stack import Stack

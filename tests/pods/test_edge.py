@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from db.models import PodEvent
 from db.session import make_engine
-from tenantry.pod_contracts import PodRequest, PodState, PodStatus
+from tenantry.contracts.pod import PodRequest, PodState, PodStatus
 from tests.fixtures.stack import Stack
 from tests.support.pods import (
     POD_CONFIG,

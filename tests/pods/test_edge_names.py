@@ -6,7 +6,8 @@ import json
 import uuid
 from pathlib import Path
 
-from tenantry.edge import (
+from tenantry.agents.edge import LogFollower, request_host
+from tenantry.rules.edge_names import (
     MAX_LABEL,
     account_handle,
     handle_id_range,
@@ -17,7 +18,6 @@ from tenantry.edge import (
     route_id,
     split_hostname,
 )
-from tenantry.edge_agent import LogFollower, request_host
 
 
 def test_hostnames_are_dns_labels_found_back_from_the_host() -> None:

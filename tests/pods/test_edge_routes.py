@@ -20,9 +20,9 @@ from temporalio.exceptions import ApplicationError
 from activities.edge import EDGE_REJECTED, EdgeActivities
 from devstack.caddy import CaddyServer
 from devstack.procs import free_port
-from tenantry.caddy import CaddyAdmin, CaddyRejected
-from tenantry.edge import pod_hostname, route_id
-from tenantry.pod_contracts import PodRoutes
+from tenantry.clients.caddy import CaddyAdmin, CaddyRejected
+from tenantry.contracts.pod import PodRoutes
+from tenantry.rules.edge_names import pod_hostname, route_id
 from tests.fixtures.caddy import start_caddy
 
 DOMAIN = "pods.test"

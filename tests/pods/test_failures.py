@@ -8,14 +8,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from activities.pods import (
+from devstack.podhost import generate_keypair
+from tenantry.clients.podhost import (
     HostAuthFailed,
     HostKeyMismatch,
     HostUnreachable,
     PodHostClient,
     SnapshotCorrupt,
 )
-from activities.pods_models import (
+from tenantry.contracts.podhost import (
     ContainerRef,
     RestoreInput,
     RunContainerInput,
@@ -23,7 +24,6 @@ from activities.pods_models import (
     SnapshotInput,
     VerifySnapshotInput,
 )
-from devstack.podhost import generate_keypair
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
 from tests.pods.conftest import inspect, new_spec, remove_pod, sh

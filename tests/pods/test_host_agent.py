@@ -22,7 +22,7 @@ import pytest
 from devstack.docker import DockerDaemon
 from devstack.podhost import generate_keypair
 from devstack.procs import ManagedProcess, free_port
-from tenantry.hostagent.docker import DockerEngine, engine_client
+from tenantry.agents.host.docker import DockerEngine, engine_client
 from tests.fixtures.api import ADMIN_TOKEN, HOST_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import POD_CONFIG, containers_of, create, status, wait

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from activities.pods import PodHostClient
-from activities.pods_models import (
+from tenantry.clients.podhost import PodHostClient
+from tenantry.contracts.podhost import (
     ContainerRef,
     RestoreInput,
     RunContainerInput,

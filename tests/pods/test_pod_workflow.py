@@ -16,8 +16,8 @@ from temporalio.worker import Replayer
 
 from db.models import Pod, PodEvent
 from db.session import make_engine
-from tenantry.edge import account_handle
-from tenantry.temporal import DATA_CONVERTER
+from tenantry.clients.temporal import DATA_CONVERTER
+from tenantry.rules.edge_names import account_handle
 from tests.fixtures.stack import Stack
 from tests.support.pods import (
     containers_of,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from activities.pods import PodHostClient
-from activities.pods_models import RestoreInput, RunContainerInput, SnapshotInput
+from tenantry.clients.podhost import PodHostClient
+from tenantry.contracts.podhost import RestoreInput, RunContainerInput, SnapshotInput
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
 from tests.pods.conftest import PART_SIZE, new_spec, remove_pod, sh

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from tenantry.temporal import DATA_CONVERTER
+from tenantry.clients.temporal import DATA_CONVERTER
 from worker.registry import workflows
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))

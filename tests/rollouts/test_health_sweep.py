@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from temporalio.client import Client, ScheduleActionStartWorkflow
 
-from tenantry.contracts import HEALTH_SWEEP_SCHEDULE_ID
+from tenantry.contracts.common import HEALTH_SWEEP_SCHEDULE_ID
 from tests.fixtures.stack import Stack
 from tests.support.rollouts import FIRST_TAG, activate_all, admin, set_failing_tags, tenant
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
-from tenantry.temporal import DATA_CONVERTER
+from tenantry.clients.temporal import DATA_CONVERTER
 from tests.fixtures.stack import Stack
 from tests.fixtures.temporal import visible_workflow_ids
 from tests.support.checkout import pay

@@ -1,6 +1,6 @@
 from temporalio.client import Client
 
-from tenantry.contracts import SA_SUBDOMAIN
+from tenantry.contracts.common import SA_SUBDOMAIN
 
 
 async def test_search_attributes_are_registered(temporal_client: Client) -> None:

@@ -4,7 +4,7 @@ It runs beside Caddy (`tenantry dev` starts it, and a production edge would run 
 sidecar) and needs no database: it follows Caddy's JSON access log (a file, so Caddy never
 waits for it and a restarted agent just carries on), maps each request's Host to a pod
 through the routes in Caddy's own config (route ids are ``pod-{pod_id}-{service}``, see
-`tenantry.edge`), and once per `edge_report_interval` sends the pods seen since the last
+`tenantry.rules.edge_names`), and once per `edge_report_interval` sends the pods seen since the last
 report in one batch to ``POST /v1/hosts/activity`` with source ``proxy`` (host bootstrap
 token). So a pod gets at most one keepalive per interval however busy it is, and a
 report that fails (the API is down) is merged into the next one.
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import httpx
 
-from tenantry.caddy import CaddyAdmin, CaddyError, route_hosts
-from tenantry.edge import pod_of_route
+from tenantry.clients.caddy import CaddyAdmin, CaddyError, route_hosts
+from tenantry.rules.edge_names import pod_of_route
 from tenantry.settings import EdgeAgentSettings
 
-log = logging.getLogger("tenantry.edge_agent")
+log = logging.getLogger("tenantry.agents.edge")
 
 SOURCE = "proxy"
 MAX_BATCH = 1000  # what the API takes in one report

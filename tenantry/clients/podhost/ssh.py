@@ -19,13 +19,13 @@ from pathlib import Path
 
 import asyncssh
 
-from activities.pods.errors import (
+from tenantry.clients.podhost.errors import (
     ContainerNotFound,
     PodHostError,
     RemoteCommandFailed,
     translate,
 )
-from activities.pods_models import PodHostRef
+from tenantry.contracts.podhost import PodHostRef
 
 # Snapshots stream hundreds of MB through asyncssh, which decrypts every packet in
 # Python: AES-GCM is one OpenSSL call per packet (AES-NI), ChaCha20-Poly1305 (asyncssh's
@@ -46,6 +46,13 @@ class CommandResult:
     exit_status: int
     stdout: bytes
     stderr: str
+
+
+def known_hosts_line(address: str, port: int, public_key: str) -> str:
+    """A known_hosts line; OpenSSH writes non-default ports as ``[addr]:port``."""
+    key_type, key_data = public_key.split()[:2]
+    name = address if port == 22 else f"[{address}]:{port}"
+    return f"{name} {key_type} {key_data}"
 
 
 def bash(script: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import UsageRecord
-from tenantry.metering import HOUR, meter_event_names, month_start, next_month
+from tenantry.rules.metering import HOUR, meter_event_names, month_start, next_month
 
 
 class Difference(BaseModel):

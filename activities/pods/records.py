@@ -18,17 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.pods_models import PodHostRef
 from db.models import Host, Pod, PodEvent, Snapshot
-from tenantry.plans import POD_PLANS, PodTier
-from tenantry.pod_contracts import (
+from tenantry.contracts.common import PodErrorType
+from tenantry.contracts.pod import (
     PodActivity,
-    PodErrorType,
     PodPlacement,
     PodStatusChange,
     ReserveHostInput,
     SnapshotStatusChange,
 )
+from tenantry.contracts.podhost import PodHostRef
+from tenantry.rules.plans import POD_PLANS, PodTier
 
 # Pods that hold a share of their host (placed and not yet freed).
 PLACED_STATUSES = ("creating", "running", "hibernating", "restoring", "destroying")

@@ -20,8 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.pods import PodHostClient, PodHostError
-from activities.pods_models import (
+from db.models import Pod
+from tenantry.clients.podhost import PodHostClient, PodHostError
+from tenantry.clients.podhost.ssh import known_hosts_line
+from tenantry.contracts.pod import (
+    PodHostCall,
+    PodPlacement,
+    PodRestoreInput,
+    PodRunInput,
+    PodSnapshotInput,
+)
+from tenantry.contracts.podhost import (
     ContainerInfo,
     ContainerRef,
     PodSpec,
@@ -33,15 +42,6 @@ from activities.pods_models import (
     SnapshotVerification,
     StopContainerInput,
     VerifySnapshotInput,
-)
-from db.models import Pod
-from devstack.podhost import known_hosts_line
-from tenantry.pod_contracts import (
-    PodHostCall,
-    PodPlacement,
-    PodRestoreInput,
-    PodRunInput,
-    PodSnapshotInput,
 )
 
 if TYPE_CHECKING:

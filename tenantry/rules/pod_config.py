@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from activities.pods_models import ENV_NAME, POD_BASE_IMAGE, ServicePort
-from tenantry.plans import PodTier
+from tenantry.contracts.podhost import ENV_NAME, POD_BASE_IMAGE, ServicePort
+from tenantry.rules.plans import PodTier
 
 TEMPLATES: dict[str, str] = {"base": POD_BASE_IMAGE}
 POD_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")

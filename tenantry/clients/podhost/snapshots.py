@@ -33,16 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from activities.pods.containers import LABEL_POD, PodContainers
-from activities.pods.errors import (
+from tenantry.clients.podhost.containers import LABEL_POD, PodContainers
+from tenantry.clients.podhost.errors import (
     ContainerNotFound,
     HostUnreachable,
     PodHostError,
     SnapshotCorrupt,
     translate,
 )
-from activities.pods.ssh import SshConnector, bash, docker_error
-from activities.pods_models import (
+from tenantry.clients.podhost.ssh import SshConnector, bash, docker_error
+from tenantry.contracts.podhost import (
     SNAPSHOT_FORMAT,
     ContainerInfo,
     RestoreInput,

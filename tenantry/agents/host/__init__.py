@@ -19,9 +19,9 @@ from types import FrameType
 
 import httpx
 
-from tenantry.hostagent import machine
-from tenantry.hostagent.agent import AgentRefused, HostAgent, HostIdentity
-from tenantry.hostagent.docker import DockerEngine, engine_client
+from tenantry.agents.host import machine
+from tenantry.agents.host.agent import AgentRefused, HostAgent, HostIdentity
+from tenantry.agents.host.docker import DockerEngine, engine_client
 from tenantry.settings import HostAgentSettings
 
 __all__ = ["AgentRefused", "HostAgent", "HostIdentity", "identity_from", "run_agent"]
@@ -29,7 +29,7 @@ __all__ = ["AgentRefused", "HostAgent", "HostIdentity", "identity_from", "run_ag
 EXIT_OK = 0
 EXIT_REFUSED = 2
 
-log = logging.getLogger("tenantry.hostagent")
+log = logging.getLogger("tenantry.agents.host")
 
 
 def identity_from(settings: HostAgentSettings) -> HostIdentity:

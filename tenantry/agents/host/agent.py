@@ -3,7 +3,7 @@
 Every ``interval`` the agent looks at the host (its Docker and ``/proc``), then sends one
 heartbeat (capacity, what the pods here hold, free memory and load in ``metrics``, and
 the SSH host key, which the API compares with the key it pinned at registration), and,
-when any pod has a live session (see `tenantry.hostagent.docker`), one activity report
+when any pod has a live session (see `tenantry.agents.host.docker`), one activity report
 with source ``ssh`` so that those pods are not hibernated as idle.
 
 Errors are sorted once, here:
@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from tenantry.hostagent import machine
-from tenantry.hostagent.docker import DockerEngine, DockerUnavailable, PodOnHost
+from tenantry.agents.host import machine
+from tenantry.agents.host.docker import DockerEngine, DockerUnavailable, PodOnHost
 
-log = logging.getLogger("tenantry.hostagent")
+log = logging.getLogger("tenantry.agents.host")
 
 ACTIVITY_SOURCE = "ssh"
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import asyncssh
 
-from activities.pods.errors import (
+from tenantry.clients.podhost.errors import (
     ContainerNotFound,
     PodConflict,
     RemoteCommandFailed,
     RuntimeUnavailable,
 )
-from activities.pods.ssh import SshConnector, bash, docker_error, is_missing
-from activities.pods_models import (
+from tenantry.clients.podhost.ssh import SshConnector, bash, docker_error, is_missing
+from tenantry.contracts.podhost import (
     ContainerInfo,
     ContainerRef,
     ContainerRuntime,
@@ -37,7 +37,7 @@ from activities.pods_models import (
     container_name,
     workspace_volume,
 )
-from tenantry.plans import POD_PLANS
+from tenantry.rules.plans import POD_PLANS
 
 LABEL_POD = "tenantry.pod"
 LABEL_ACCOUNT = "tenantry.account"

@@ -19,9 +19,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.secrets_gen import new_tenant_secrets
 from db.models import AuditLogEntry, ProvisioningLogEntry, Signup, Tenant
-from tenantry.contracts import (
+from tenantry.contracts.common import ErrorType
+from tenantry.contracts.signup import (
     AuditEvent,
-    ErrorType,
     ProvisioningEvent,
     SignupProgress,
     SignupRecord,

@@ -17,8 +17,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from activities.pods_models import ContainerInfo, PodHostRef, PodSpec, SnapshotRef
-from tenantry.plans import PodTier
+from tenantry.contracts.podhost import ContainerInfo, PodHostRef, PodSpec, SnapshotRef
+from tenantry.rules.plans import PodTier
 
 
 class PodStatus(enum.StrEnum):
@@ -30,27 +30,6 @@ class PodStatus(enum.StrEnum):
     DESTROYING = "destroying"
     DESTROYED = "destroyed"
     FAILED = "failed"
-
-
-class PodErrorType:
-    """`ApplicationError.type` names of the pod layer (beside `contracts.ErrorType`)."""
-
-    NO_HOST_AVAILABLE = "NoHostAvailable"
-    CONFLICT = "Conflict"
-    SNAPSHOT_CORRUPT = "SnapshotCorrupt"
-    # The lower layer's non-retryable `PodHostError` types, by name.
-    NON_RETRYABLE: tuple[str, ...] = (
-        "InvalidInput",
-        "NotFound",
-        "Conflict",
-        "HostKeyMismatch",
-        "HostAuthFailed",
-        "ContainerNotFound",
-        "PodConflict",
-        "RuntimeUnavailable",
-        "SnapshotNotFound",
-        "SnapshotCorrupt",
-    )
 
 
 class PodPlacement(BaseModel):

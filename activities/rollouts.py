@@ -24,9 +24,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import Host, Rollout, RolloutTenant, Tenant, TenantHealth
-from tenantry.contracts import (
+from tenantry.contracts.common import ErrorType, rollout_workflow_id, tenant_workflow_id
+from tenantry.contracts.rollout import (
     ROLLOUT_FINAL,
-    ErrorType,
     HealthSweepPage,
     HealthSweepPageInput,
     RolloutPrepared,
@@ -39,8 +39,6 @@ from tenantry.contracts import (
     TenantDeployInput,
     TenantDeployResult,
     VersionDeploy,
-    rollout_workflow_id,
-    tenant_workflow_id,
 )
 
 UPDATE_POLL = 5.0  # seconds between heartbeats while a tenant's deploy runs

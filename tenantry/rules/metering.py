@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from tenantry.plans import (
+from tenantry.rules.plans import (
     FREE_POD_HOURS_PER_MONTH,
     POD_PLANS,
     SNAPSHOT_USD_PER_GB_MONTH,

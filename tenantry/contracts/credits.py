@@ -19,11 +19,6 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-
-def credits_workflow_id(account_id: str) -> str:
-    return f"credits-{account_id}"
-
-
 CREDITS_SOURCE = "credits"
 """The `PodRequest.source` of a hibernation asked for by an empty balance."""
 

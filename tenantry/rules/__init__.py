@@ -1,0 +1,3 @@
+"""Pure rules: plans and prices, metering math, edge names, validation, pod config.
+
+No I/O: workflows may import these."""
