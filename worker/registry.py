@@ -16,12 +16,13 @@ from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
 from activities.edge import EdgeActivities
 from activities.health import HealthActivities
+from activities.health_sweep import HealthSweepActivities
 from activities.hetzner import HetznerActivities
 from activities.mail import MailActivities
 from activities.metering import MeteringActivities
 from activities.pods.hosts import PinnedClients, PodHostActivities
 from activities.pods.records import PodRecordActivities
-from activities.rollouts import HealthSweepActivities, RolloutActivities
+from activities.rollouts import RolloutActivities
 from activities.tenant_records import RecordActivities
 from activities.tenant_stack import TenantStackActivities
 from activities.userdata import TenantUserData

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.rollouts import HealthSweepActivities
+    from activities.health_sweep import HealthSweepActivities
     from tenantry.contracts.rollout import HealthSweepInput, HealthSweepPageInput, HealthSweepResult
 
 RETRY = RetryPolicy(
