@@ -18,7 +18,7 @@ from typing import Any
 import hcloud
 import pytest
 
-from devstack.hetzner import routes_servers, routes_ssh_keys
+from devstack.hetzner import routes_actions, routes_catalog, routes_servers, routes_ssh_keys
 from tests.fixtures.hetzner import HetznerEmulator, ServerKeys
 from tests.support.specs import spec_path
 
@@ -64,7 +64,8 @@ def _id_or_name_fields(schema: Any, prefix: str = "") -> Iterator[str]:
 def _implemented_operations() -> list[tuple[str, str]]:
     """(method, spec path) of every write the emulator routes, e.g. POST /servers."""
     ops = []
-    for table in (routes_servers.routes, routes_ssh_keys.routes):
+    tables = (routes_servers, routes_actions, routes_catalog, routes_ssh_keys)
+    for table in (module.routes for module in tables):
         for route in table:
             method, path = route.method.lower(), route.path.removeprefix("/v1")  # type: ignore[attr-defined]
             if method in ("post", "put") and path in _spec()["paths"]:
