@@ -47,6 +47,11 @@ if command -v dpkg-query >/dev/null 2>&1; then
     if [ ! -x "$VENV/bin/python" ] && ! "$PYTHON" -c "import ensurepip" >/dev/null 2>&1; then
         wanted+=(python3-venv)
     fi
+    # tests/clients runs third-party Node clients against the emulators; any Node >= 18
+    # will do (Debian 12 ships 18), so Debian's is installed only when there is none.
+    if ! command -v npm >/dev/null 2>&1; then
+        wanted+=(nodejs npm)
+    fi
     mapfile -t missing < <(debian_missing "${wanted[@]}")
     if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$(id -u)" = 0 ]; then
@@ -78,4 +83,24 @@ if [ "$want" != "$have" ] || [ ! -x "$VENV/bin/tenantry" ] || [ -n "${TENANTRY_I
         exit 1
     fi
     echo "$want" >"$stamp"
+fi
+
+# --- Node clients for tests/clients (pinned by its package-lock.json) --------------------
+# Installed into tests/clients/node_modules (git-ignored), again only when the lock changed.
+node_dir=tests/clients
+if command -v npm >/dev/null 2>&1; then
+    node_stamp="$node_dir/node_modules/.tenantry-install"
+    node_want="$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)"
+    if [ "$node_want" != "$(cat "$node_stamp" 2>/dev/null || true)" ]; then
+        say "npm ci in $node_dir (log: $VENV/npm-install.log)"
+        if ! npm ci --prefix "$node_dir" --ignore-scripts --no-audit --no-fund \
+            >"$VENV/npm-install.log" 2>&1; then
+            cat "$VENV/npm-install.log" >&2
+            say "npm ci failed"
+            exit 1
+        fi
+        echo "$node_want" >"$node_stamp"
+    fi
+else
+    say "WARNING: npm is missing: tests/clients needs Node.js >= 18 and npm"
 fi

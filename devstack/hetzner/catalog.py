@@ -3,6 +3,23 @@
 Names, IDs and shapes follow the real API so that code written against the emulator
 (``server_type="cpx21"``, ``location="fsn1"``, ``image="ubuntu-24.04"``) runs unchanged
 against Hetzner. Prices are plausible EUR list prices, not a contract.
+
+Sources, since the catalogue decides what the emulator accepts where:
+- the OpenAPI spec (tests/specs/hetzner-cloud-openapi.json): the six locations and their
+  network zones (eu-central: fsn1, nbg1, hel1; us-east: ash; us-west: hil; ap-southeast:
+  sin), the datacenter names ``fsn1-dc14``-style, and that a server type is "only
+  supported in the Locations that are listed" in its ``locations`` (per-location server
+  types, changelog 2025-09-24);
+- Hetzner's public catalogue as known to us (not re-checked online): the cost-optimised
+  ``cx*`` types exist only in the EU locations, the shared ``cpx*`` and dedicated ``ccx*``
+  types also in Ashburn, Hillsboro and Singapore. Location and datacenter IDs are the real
+  ones as far as we know; server type IDs of types added here are the emulator's own.
+- Creating a server with a type its location does not list fails with
+  ``invalid_input`` "unsupported location for server type", the answer users of
+  hcloud-python report from the real API (testflows/TestFlows-GitHub-Hetzner-Runners#96).
+
+Where unsure we list a type in fewer locations, so the emulator refuses rather than
+accepts what Hetzner might refuse.
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ class Location:
     longitude: float
     datacenter_id: int
     datacenter_name: str
+    network_zone: str = "eu-central"
 
     def render(self) -> dict[str, Any]:
         return {
@@ -36,7 +54,7 @@ class Location:
             "city": self.city,
             "latitude": self.latitude,
             "longitude": self.longitude,
-            "network_zone": "eu-central",
+            "network_zone": self.network_zone,
         }
 
 
@@ -52,6 +70,16 @@ class ServerType:
     category: str
     monthly_eur: float
     architecture: str = "x86"
+    # Names of the locations this type can be created in; empty means every location.
+    only_in: tuple[str, ...] = ()
+
+    @property
+    def locations(self) -> tuple[Location, ...]:
+        """The locations where this type is supported, in catalogue order."""
+        return tuple(loc for loc in LOCATIONS if not self.only_in or loc.name in self.only_in)
+
+    def available_in(self, location: str) -> bool:
+        return any(loc.name == location for loc in self.locations)
 
     def render(self) -> dict[str, Any]:
         hourly = round(self.monthly_eur / 672, 4)
@@ -76,7 +104,7 @@ class ServerType:
                     "available": True,
                     "recommended": True,
                 }
-                for loc in LOCATIONS
+                for loc in self.locations
             ],
             "prices": [
                 {
@@ -86,7 +114,7 @@ class ServerType:
                     "price_per_tb_traffic": _price(1.0),
                     "included_traffic": 20 * TB,
                 }
-                for loc in LOCATIONS
+                for loc in self.locations
             ],
         }
 
@@ -133,7 +161,14 @@ LOCATIONS: tuple[Location, ...] = (
              "nbg1-dc3"),
     Location(3, "hel1", "Helsinki DC Park 1", "FI", "Helsinki", 60.169855, 24.938379, 3,
              "hel1-dc2"),
+    Location(4, "ash", "Ashburn, VA", "US", "Ashburn, VA", 39.045821, -77.487073, 5,
+             "ash-dc1", "us-east"),
+    Location(5, "hil", "Hillsboro, OR", "US", "Hillsboro, OR", 45.54222, -122.95194, 6,
+             "hil-dc1", "us-west"),
+    Location(6, "sin", "Singapore", "SG", "Singapore", 1.283333, 103.833333, 7,
+             "sin-dc1", "ap-southeast"),
 )  # fmt: skip
+EU = ("fsn1", "nbg1", "hel1")
 
 SERVER_TYPES: tuple[ServerType, ...] = (
     ServerType(22, "cpx11", "CPX 11", 2, 2.0, 40, "shared", "regular_purpose", 4.35),
@@ -143,7 +178,10 @@ SERVER_TYPES: tuple[ServerType, ...] = (
                12.49),
     ServerType(97, "ccx23", "CCX23 Dedicated CPU", 4, 16.0, 160, "dedicated", "general_purpose",
                24.49),
-    ServerType(104, "cx22", "CX22", 2, 4.0, 40, "shared", "cost_optimized", 3.79),
+    ServerType(104, "cx22", "CX22", 2, 4.0, 40, "shared", "cost_optimized", 3.79,
+               only_in=EU),
+    ServerType(114, "cx23", "CX23", 2, 4.0, 40, "shared", "cost_optimized", 3.49,
+               only_in=EU),
 )  # fmt: skip
 
 IMAGES: tuple[Image, ...] = (
@@ -157,7 +195,7 @@ _Named = TypeVar("_Named", Location, ServerType, Image)
 
 
 def render_datacenter(loc: Location) -> dict[str, Any]:
-    ids = [t.id for t in SERVER_TYPES]
+    ids = [t.id for t in SERVER_TYPES if t.available_in(loc.name)]
     return {
         "id": loc.datacenter_id,
         "name": loc.datacenter_name,

@@ -241,6 +241,11 @@ class Emulator:
             raise invalid_input({"server_type": f"server type '{server_type}' not found"})
         if server.status != "off":
             raise HetznerError("server_not_stopped", "server must be stopped before changing type")
+        if not new.available_in(server.location):
+            raise HetznerError(
+                "invalid_server_type",
+                f"server type '{new.name}' is not available in location '{server.location}'",
+            )
         if new.disk < server.primary_disk_size:
             raise HetznerError(
                 "invalid_server_type",

@@ -9,10 +9,20 @@ from aiohttp import web
 
 from devstack.faults import operation
 from devstack.hetzner import catalog
-from devstack.hetzner.errors import invalid_input
+from devstack.hetzner.errors import HetznerError, invalid_input
 from devstack.hetzner.labels import parse_selector, validate_labels
 from devstack.hetzner.models import SERVER_STATUSES, Server
-from devstack.hetzner.web import body, emulator, field, ok, paginate, path_id, sort_items
+from devstack.hetzner.web import (
+    body,
+    emulator,
+    field,
+    id_or_name,
+    ok,
+    paginate,
+    path_id,
+    ref_field,
+    sort_items,
+)
 
 routes = web.RouteTableDef()
 
@@ -52,8 +62,9 @@ def _ssh_key_ids(request: web.Request, refs: Any) -> list[int]:
     if not isinstance(refs, list):
         raise invalid_input({"ssh_keys": "Not a valid list."})
     ids = []
-    for ref in refs:
-        key = emulator(request).find_ssh_key(str(ref))
+    for item in refs:
+        ref = id_or_name(item, "ssh_keys")
+        key = emulator(request).find_ssh_key(ref)
         if key is None:
             raise invalid_input({"ssh_keys": f"SSH key '{ref}' not found"})
         ids.append(key.id)
@@ -61,12 +72,18 @@ def _ssh_key_ids(request: web.Request, refs: Any) -> list[int]:
 
 
 def _placement(data: dict[str, Any]) -> str:
-    if (loc_ref := field(data, "location", str)) is not None:
+    loc_ref, dc_ref = ref_field(data, "location"), ref_field(data, "datacenter")
+    if loc_ref is not None and dc_ref is not None:
+        raise invalid_input(
+            {"location": "must not be used together with datacenter"},
+            "location and datacenter are mutually exclusive",
+        )
+    if loc_ref is not None:
         loc = catalog.find_location(loc_ref)
         if loc is None:
             raise invalid_input({"location": f"location '{loc_ref}' not found"})
         return loc.name
-    if (dc_ref := field(data, "datacenter", str)) is not None:
+    if dc_ref is not None:
         loc = catalog.find_datacenter(dc_ref)
         if loc is None:
             raise invalid_input({"datacenter": f"datacenter '{dc_ref}' not found"})
@@ -79,15 +96,19 @@ def _placement(data: dict[str, Any]) -> str:
 async def create_server(request: web.Request) -> web.Response:
     data = await body(request)
     name = _server_name(field(data, "name", str, required=True))
-    type_ref = field(data, "server_type", str, required=True)
-    image_ref = field(data, "image", str, required=True)
+    type_ref = ref_field(data, "server_type", required=True)
+    image_ref = ref_field(data, "image", required=True)
     assert type_ref is not None and image_ref is not None
-    if catalog.find_server_type(type_ref) is None:
+    server_type = catalog.find_server_type(type_ref)
+    if server_type is None:
         raise invalid_input({"server_type": f"server type '{type_ref}' not found"})
     image = catalog.find_image(image_ref)
     if image is None:
         raise invalid_input({"image": f"image '{image_ref}' not found"})
     location = _placement(data)
+    if not server_type.available_in(location):
+        # The real API's words (see catalog's docstring); no field details come with it.
+        raise HetznerError("invalid_input", "unsupported location for server type")
     user_data = field(data, "user_data", str)
     if user_data is not None and len(user_data.encode()) > USER_DATA_LIMIT:
         raise invalid_input({"user_data": "user_data must not exceed 32 KiB"})
@@ -97,7 +118,7 @@ async def create_server(request: web.Request) -> web.Response:
     public_net = field(data, "public_net", dict, default={}) or {}
     server, action, next_actions, password = emulator(request).create_server(
         name=name,
-        server_type=type_ref,
+        server_type=server_type.name,
         image=image.name,
         location=location,
         labels=labels,
@@ -172,7 +193,7 @@ async def change_type(request: web.Request) -> web.Response:
     emu = emulator(request)
     server = emu.server(path_id(request))
     data = await body(request)
-    server_type = field(data, "server_type", str, required=True)
+    server_type = ref_field(data, "server_type", required=True)
     upgrade_disk = field(data, "upgrade_disk", bool, required=True)
     assert server_type is not None
     action = emu.change_type(server, server_type, bool(upgrade_disk))
@@ -185,7 +206,7 @@ async def rebuild(request: web.Request) -> web.Response:
     emu = emulator(request)
     server = emu.server(path_id(request))
     data = await body(request)
-    image_ref = field(data, "image", str, required=True)
+    image_ref = ref_field(data, "image", required=True)
     assert image_ref is not None
     image = catalog.find_image(image_ref)
     if image is None:

@@ -58,6 +58,26 @@ def field(data: dict[str, Any], name: str, kind: type[T], *, required: bool = Fa
     return value
 
 
+def id_or_name(value: Any, name: str) -> str:
+    """A reference the spec calls "ID or name": an integer ID or a string, as text.
+
+    Hetzner's own clients (hcloud-go, the CLI) send integers when they hold an ID, so the
+    API takes both although the spec types the field as a string; ``True`` is no ID.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise invalid_input({name: "Not a valid ID or name."})
+    return str(value)
+
+
+def ref_field(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """One "ID or name" field of a request body (see :func:`id_or_name`)."""
+    if name not in data or data[name] is None:
+        if required:
+            raise invalid_input({name: "Missing data for required field."})
+        return None
+    return id_or_name(data[name], name)
+
+
 def ok(payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
        ) -> web.Response:  # fmt: skip
     return web.json_response(payload, status=status, headers=headers)

@@ -17,6 +17,7 @@ from typing import Any
 from devstack.stripe import objects
 from devstack.stripe.cards import DECLINES, GENERIC, Decline
 from devstack.stripe.errors import StripeError
+from devstack.stripe.payments import Payments
 from devstack.stripe.store import Obj, Store
 from devstack.stripe.webhooks import EventBus
 
@@ -65,6 +66,7 @@ class Billing:
         self.store = store
         self.bus = bus
         self.public_url = public_url
+        self.payments = Payments(store)
 
     # -- helpers ---------------------------------------------------------------------
     def render_sub(self, sub: Obj) -> Obj:
@@ -91,6 +93,13 @@ class Billing:
 
     def is_metered(self, price: Obj) -> bool:
         return (price.get("recurring") or {}).get("usage_type") == "metered"
+
+    def payment_method_for(self, customer_id: str, pm_id: str | None = None) -> str | None:
+        """The card a charge goes to: the subscription's, else the customer's default."""
+        customer = self.store.find("customer", customer_id)
+        if pm_id is None and customer is not None:
+            return customer["invoice_settings"]["default_payment_method"]  # type: ignore[no-any-return]
+        return pm_id
 
     def decline_for(self, customer_id: str, pm_id: str | None = None) -> Decline | None:
         """Why a charge to this customer fails now, or None if it succeeds.
@@ -314,10 +323,13 @@ class Billing:
         invoice["attempted"] = True
         invoice["attempt_count"] += 1
         sub = self.store.find("subscription", invoice.get("subscription") or "")
-        decline = self.decline_for(customer_id, sub["default_payment_method"] if sub else None)
+        pm_id = self.payment_method_for(customer_id, sub["default_payment_method"] if sub else None)
+        decline = self.decline_for(customer_id, pm_id)
         if decline is None:
+            self.payments.succeeded(invoice, pm_id, now)
             self.mark_paid(invoice, now)
             return True
+        self.payments.failed(invoice, pm_id, decline, now)
         invoice["next_payment_attempt"] = now + 3 * 86400 if invoice["attempt_count"] < 4 else None
         invoice["_decline"] = {
             "code": decline.code,

@@ -611,6 +611,20 @@ def checkout_line_items(store: Store, session: Obj) -> Obj:
     }
 
 
+def invoice_payments(store: Store, invoice_obj: Obj) -> Obj:
+    """``invoice.payments``: included only on request, as in API versions since basil."""
+    data = [
+        public(copy.deepcopy(store.get("invoice_payment", p)))
+        for p in invoice_obj.get("_payments", [])
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": False,
+        "url": f"/v1/invoice_payments?invoice={invoice_obj['id']}",
+    }
+
+
 def expand(store: Store, out: Obj, paths: list[str], source: Obj | None = None) -> Obj:
     """Applies ``expand[]`` paths (``customer``, ``data.subscription``, ``line_items``...)."""
     for path in paths:
@@ -637,6 +651,10 @@ def _expand_path(store: Store, node: Any, parts: list[str], full: str, source: O
         if session is not None:
             node["line_items"] = checkout_line_items(store, session)
         return
+    if head == "payments" and node.get("object") == "invoice" and "payments" not in node:
+        invoice_obj = store.find("invoice", node["id"])
+        if invoice_obj is not None:
+            node["payments"] = invoice_payments(store, invoice_obj)
     if head not in node:
         raise StripeError(f"This property cannot be expanded ({full}).", param="expand")
     value = node[head]

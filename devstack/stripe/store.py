@@ -38,6 +38,7 @@ PREFIXES: dict[str, str] = {
     "pm": "payment_method",
     "ii": "invoiceitem",
     "pi": "payment_intent",
+    "inpay": "invoice_payment",
 }
 
 KIND_NAMES: dict[str, str] = {

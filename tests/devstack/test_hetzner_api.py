@@ -149,12 +149,13 @@ def test_catalog(hcloud_client: hcloud.Client) -> None:
     assert types["ccx13"].cpu_type == "dedicated"
     assert {p["location"] for p in types["cpx21"].prices} >= {"fsn1", "nbg1", "hel1"}
     assert float(types["cpx21"].prices[0]["price_monthly"]["gross"]) > 0
-    assert {loc.name for loc in hcloud_client.locations.get_all()} == {"fsn1", "nbg1", "hel1"}
+    everywhere = {"fsn1", "nbg1", "hel1", "ash", "hil", "sin"}
+    assert {loc.name for loc in hcloud_client.locations.get_all()} == everywhere
     assert {i.name for i in hcloud_client.images.get_all()} >= {"ubuntu-24.04", "debian-12"}
     assert hcloud_client.server_types.get_by_name("cpx21").cores == 3
     with pytest.warns(DeprecationWarning):
         datacenters = hcloud_client.datacenters.get_all()
-    assert {d.location.name for d in datacenters} == {"fsn1", "nbg1", "hel1"}
+    assert {d.location.name for d in datacenters} == everywhere
 
 
 def test_ssh_keys_are_installed_for_root(

@@ -97,6 +97,16 @@ NULLABLE: set[str] = {
     "invoice.parent.quote_details",
     # webhook_endpoint
     "webhook_endpoint.description",
+    # payment_intent (of a paid invoice: no automatic methods, error, action or shipping)
+    "payment_intent.automatic_payment_methods",
+    "payment_intent.canceled_at",
+    "payment_intent.last_payment_error",
+    "payment_intent.managed_payments",
+    "payment_intent.next_action",
+    "payment_intent.payment_method_configuration_details",
+    "payment_intent.processing",
+    "payment_intent.shipping",
+    "payment_intent.transfer_data",
 }
 
 # Polymorphic fields: their shape depends on what they hold, not on the kind.
@@ -169,6 +179,10 @@ def samples(
     item_id = out["subscription"]["items"]["data"][0]["id"]
     out["subscription_item"] = raw(c.v1.subscription_items.retrieve(item_id))
     out["invoice"] = raw(c.v1.invoices.retrieve(str(sub.latest_invoice)))
+    payment = c.v1.invoice_payments.list(params={"invoice": str(sub.latest_invoice)}).data[0]
+    out["invoice_payment"] = raw(c.v1.invoice_payments.retrieve(payment.id))
+    intent_id = out["invoice_payment"]["payment"]["payment_intent"]
+    out["payment_intent"] = raw(c.v1.payment_intents.retrieve(intent_id))
     now = stripe_env.now()
     event = c.v1.billing.meter_events.create(
         params={
@@ -209,6 +223,8 @@ KINDS = [
     "subscription",
     "subscription_item",
     "invoice",
+    "invoice_payment",
+    "payment_intent",
     "billing.meter",
     "billing.meter_event",
     "billing.meter_event_summary",

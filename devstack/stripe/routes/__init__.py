@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from devstack.stripe.routes import admin, billing, checkout, core, events, meters
+from devstack.stripe.routes import admin, billing, checkout, core, events, meters, payments
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (core, checkout, billing, meters, events, admin):
+    for module in (core, checkout, billing, meters, events, payments, admin):
         app.router.add_routes(module.routes)

@@ -7,7 +7,7 @@ import re
 from aiohttp import web
 
 from devstack.faults import operation
-from devstack.stripe import objects
+from devstack.stripe import objects, payment_methods
 from devstack.stripe.errors import StripeError, no_such
 from devstack.stripe.listing import created_filter
 from devstack.stripe.params import Params
@@ -81,14 +81,21 @@ def _apply_customer(store: Store, customer: Obj, p: Params) -> None:
         customer["tax_exempt"] = p.choice("tax_exempt", ("none", "exempt", "reverse"))
     if "invoice_prefix" in p:
         customer["invoice_prefix"] = p.req("invoice_prefix")
-    pm_id = p.str("payment_method")
+    # A test ID (pm_card_visa) given both as payment_method and as the default names
+    # one card, as in Stripe's own examples: the default is the card just attached.
+    attached: dict[str, str] = {}
+    now = store.now_for(customer["id"])
+    if ref := p.str("payment_method"):
+        attached[ref] = payment_methods.attach(store, ref, customer["id"], "payment_method", now)[
+            "id"
+        ]
     settings = p.sub("invoice_settings")
     if settings is not None and "default_payment_method" in settings:
-        pm_id = settings.str("default_payment_method") or None
-        customer["invoice_settings"]["default_payment_method"] = pm_id
-    if pm_id:
-        pm = store.get("payment_method", pm_id, "payment_method")
-        pm["customer"] = customer["id"]
+        ref = settings.str("default_payment_method") or None
+        param = "invoice_settings[default_payment_method]"
+        if ref and ref not in attached:
+            attached[ref] = payment_methods.attach(store, ref, customer["id"], param, now)["id"]
+        customer["invoice_settings"]["default_payment_method"] = attached[ref] if ref else None
 
 
 @routes.post("/v1/customers")
