@@ -13,16 +13,15 @@ install:
 dev: install
 	$(BIN)/tenantry dev
 
-test: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+test: lint
 	$(BIN)/pytest
 
+# ruff, mypy (strict), and the import contracts in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -34,7 +33,7 @@ bench: install
 
 # Caches and build output; the dev stack's state (.tenantry/) and the venv stay.
 clean:
-	rm -rf .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .import_linter_cache build *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Everything `make dev` made: the venv and the local stack's state (databases, mail, keys).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Tenantry needs on a Debian machine: the Debian packages for the local
-# stack (as root, only those missing), a virtualenv in .venv, and the project with its
-# dev extras. Safe to run again and again: a second run does nothing and takes well under
-# a second, because pip runs only when pyproject.toml changed (a stamp keyed on its hash).
+# stack (as root, only those missing), a virtualenv in .venv, and the project (editable)
+# with its dev extra (which includes the devstack extra that `tenantry dev` needs). Safe
+# to run again and again: a second run does nothing and takes well under a second,
+# because pip runs only when pyproject.toml changed (a stamp keyed on its hash).
 #
 #   scripts/install.sh            what `make install` (and so `make dev`/`make test`) runs
 #   PYTHON=python3.11 scripts/install.sh

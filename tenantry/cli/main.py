@@ -17,7 +17,16 @@ app = typer.Typer(
 
 @app.command()
 def dev() -> None:
-    """Start the whole system on this machine with embedded defaults (Ctrl-C stops it)."""
+    """Start the whole system on this machine with embedded defaults (Ctrl-C stops it).
+
+    Needs the devstack extra; without it, one line says what to install (exit 2).
+    """
+    from tenantry.cli.local_stack import missing_local_stack, missing_message
+
+    missing = missing_local_stack()
+    if missing:
+        typer.echo(missing_message(missing), err=True)
+        raise typer.Exit(2)
     from devstack.dev import run_dev
 
     raise typer.Exit(run_dev())
