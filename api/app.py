@@ -31,7 +31,11 @@ from api.routers import (
 from db.session import make_async_engine, make_async_sessionmaker
 from tenantry.clients.sdk import stripe_client
 from tenantry.clients.temporal import connect
+from tenantry.observability.asgi import TracingMiddleware
+from tenantry.observability.tracing import flush_tracing, tracer
 from tenantry.settings import ApiSettings
+
+SERVICE = "tenantry-api"
 
 
 def create_app(settings: ApiSettings | None = None, *, temporal: Client | None = None) -> FastAPI:
@@ -43,12 +47,13 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
         engine = make_async_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessions = make_async_sessionmaker(engine)
-        app.state.temporal = temporal or await connect(settings, lazy=True)
+        app.state.temporal = temporal or await connect(settings, lazy=True, service=SERVICE)
         app.state.stripe = stripe_client(settings)
         try:
             yield
         finally:
             await engine.dispose()
+            flush_tracing(settings, SERVICE)
 
     app = FastAPI(
         title="Tenantry",
@@ -60,6 +65,8 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
+    if (spans := tracer(settings, SERVICE)) is not None:
+        app.add_middleware(TracingMiddleware, tracer=spans)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
     routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team, pods, hosts)
     for module in (*routers, metering, usage, credits, edge, rollouts, fleet_health):

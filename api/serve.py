@@ -5,15 +5,20 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
+from tenantry.observability.logs import configure_logging
 from tenantry.settings import ApiSettings
 
 
 def serve() -> None:
     settings = ApiSettings()
+    if settings.log_format == "json":
+        # uvicorn's own loggers then propagate to our JSON handler instead of its config.
+        configure_logging("json")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,
         log_level="info",
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )

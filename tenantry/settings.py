@@ -8,6 +8,7 @@ secret so that a production process never runs on them by accident.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -149,6 +150,14 @@ class CoreSettings(BaseSettings):
     # A rollout's workflow continues-as-new past this many history events.
     rollout_history_limit: int = 10_000
 
+    # Observability (see tenantry.observability): traces go over OTLP/HTTP to this collector
+    # base URL (e.g. http://collector:4318; the standard OTEL_EXPORTER_OTLP_ENDPOINT is the
+    # fallback), none when unset; `json` logs one JSON object per line.
+    otlp_endpoint: str | None = Field(
+        default_factory=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+    )
+    log_format: Literal["text", "json"] = "text"
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:
         if self.env != "production":
@@ -211,6 +220,13 @@ class WorkerSettings(CoreSettings):
     activity_threads: int = 32
     graceful_shutdown: Duration = timedelta(seconds=30)
 
+    # Observability: the Temporal SDK's own Prometheus exporter (`temporal_*`), and the
+    # worker's status server (product gauges at /metrics, GET /healthz for a healthcheck).
+    # Two ports, because the SDK's exporter lives in its Rust core and cannot add ours.
+    worker_metrics_address: str = "127.0.0.1:9464"
+    worker_status_address: str = "127.0.0.1:9465"
+    worker_health_timeout: Duration = timedelta(seconds=2)
+
 
 class EdgeAgentSettings(CoreSettings):
     """The edge agent (`tenantry edge-agent`): Caddy's access log, reported as pod activity
@@ -250,6 +266,7 @@ class HostAgentSettings(BaseSettings):
     host_cpu_millis: int | None = Field(default=None, ge=0)
     host_memory_mb: int | None = Field(default=None, ge=0)
     host_heartbeat_interval: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    log_format: Literal["text", "json"] = "text"  # as CoreSettings.log_format
     docker_host: str = Field(
         default="unix:///var/run/docker.sock",
         validation_alias=AliasChoices("TENANTRY_DOCKER_HOST", "DOCKER_HOST"),

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from tenantry.clients.caddy import CaddyAdmin, CaddyError, route_hosts
+from tenantry.observability.logs import configure_logging
 from tenantry.rules.edge_names import pod_of_route
 from tenantry.settings import EdgeAgentSettings
 
@@ -233,5 +234,6 @@ async def _run(settings: EdgeAgentSettings) -> None:
 
 
 def run_edge_agent() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_run(EdgeAgentSettings()))
+    settings = EdgeAgentSettings()
+    configure_logging(settings.log_format)
+    asyncio.run(_run(settings))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import signal
 import socket
-import sys
 import threading
 from types import FrameType
 
@@ -22,6 +21,7 @@ import httpx
 from tenantry.agents.host import machine
 from tenantry.agents.host.agent import AgentRefused, HostAgent, HostIdentity
 from tenantry.agents.host.docker import DockerEngine, engine_client
+from tenantry.observability.logs import configure_logging
 from tenantry.settings import HostAgentSettings
 
 __all__ = ["AgentRefused", "HostAgent", "HostIdentity", "identity_from", "run_agent"]
@@ -57,10 +57,8 @@ def identity_from(settings: HostAgentSettings) -> HostIdentity:
 
 def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
     """Runs until SIGTERM/SIGINT (0) or until the API refuses this host (2)."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s host-agent: %(message)s",
-        stream=sys.stdout,
+    configure_logging(
+        settings.log_format, text_format="%(asctime)s %(levelname)s host-agent: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise
     stop = threading.Event()
