@@ -12,22 +12,16 @@ from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
 from api.routers import (
-    admin,
-    credits,
     edge,
-    fleet_health,
     health,
     hosts,
-    metering,
     pods,
-    rollouts,
     signups,
-    stripe_recovery,
     team,
-    tenant_ops,
     usage,
     webhooks,
 )
+from api.routers.admin import routers as admin_routers
 from db.session import make_async_engine, make_async_sessionmaker
 from tenantry.clients.sdk import stripe_client
 from tenantry.clients.temporal import connect
@@ -68,8 +62,10 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     if (spans := tracer(settings, SERVICE)) is not None:
         app.add_middleware(TracingMiddleware, tracer=spans)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
-    routers = (health, signups, webhooks, admin, tenant_ops, stripe_recovery, team, pods, hosts)
-    for module in (*routers, metering, usage, credits, edge, rollouts, fleet_health):
+    # One router per URL prefix: the public and account-facing ones, the agents', then
+    # the admin package's (each of those carries the admin token check itself).
+    for module in (health, signups, webhooks, team, pods, hosts, usage, edge):
         app.include_router(module.router)
-    app.include_router(hosts.admin_router)
+    for router in admin_routers:
+        app.include_router(router)
     return app

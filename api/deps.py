@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import ApiError
-from db.models import Account, ApiKey
+from db.models import Account
+from db.repo.accounts import key_and_account
 from tenantry.crypto import API_KEY_PREFIX, api_key_prefix, verify_secret
 from tenantry.settings import ApiSettings
 
@@ -79,16 +79,10 @@ async def current_account(credentials: Credentials, session: SessionDep) -> Acco
     token = bearer_token(credentials)
     if not token.startswith(API_KEY_PREFIX):
         raise unauthorized("invalid API key")
-    # Key and account in one query: this runs before every account route.
-    query = (
-        select(ApiKey, Account)
-        .join(Account, Account.id == ApiKey.account_id)
-        .where(ApiKey.prefix == api_key_prefix(token), ApiKey.revoked_at.is_(None))
-    )
-    row = (await session.execute(query)).first()
-    if row is None or not verify_secret(token, row[0].key_hash):
+    found = await key_and_account(session, api_key_prefix(token))
+    if found is None or not verify_secret(token, found[0].key_hash):
         raise unauthorized("invalid API key")
-    account = row[1]
+    account = found[1]
     if account.status != "active":
         raise unauthorized("account is not active")
     return account

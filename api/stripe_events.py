@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.models import Tenant
+from db.repo.tenants import tenant_id_for_billing
 from db.repo.webhooks import claim_webhook_event
 from tenantry.contracts.common import signup_workflow_id, tenant_workflow_id
 from tenantry.contracts.signup import PaymentReceived
@@ -74,14 +73,9 @@ async def _tenant_billing(
         obj["id"] if event_type.startswith("customer.subscription") else obj.get("subscription")
     )
     subscription_id, customer_id = _id(subscription), _id(obj.get("customer"))
-    conditions = []
-    if subscription_id:
-        conditions.append(Tenant.stripe_subscription_id == subscription_id)
-    if customer_id:
-        conditions.append(Tenant.stripe_customer_id == customer_id)
-    if not conditions:
+    if not subscription_id and not customer_id:
         return "ignored: no subscription or customer"
-    tenant_id = await session.scalar(select(Tenant.id).where(or_(*conditions)).limit(1))
+    tenant_id = await tenant_id_for_billing(session, subscription_id, customer_id)
     if tenant_id is None:
         return "ignored: no tenant"
     handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))

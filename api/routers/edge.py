@@ -24,16 +24,15 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.routers.pods import pod_services
 from db.models import Pod
+from db.repo.pods import find_pod_by_host
 from tenantry.contracts.common import pod_workflow_id
-from tenantry.contracts.pod import PodRequest, PodState, PodStatus
-from tenantry.rules.edge_names import handle_id_range, split_hostname
+from tenantry.contracts.pod import PodRequest, PodStatus
+from workflows.pod import PodWorkflow
 
 router = APIRouter(prefix="/v1/edge", tags=["edge"])
 
@@ -47,26 +46,6 @@ _COMING_BACK = {
     PodStatus.HIBERNATED.value: "is waking up",
     PodStatus.RESTORING.value: "is waking up",
 }
-
-
-async def find_pod_by_host(session: SessionDep, host: str, base_domain: str) -> Pod | None:
-    """The live pod (not destroyed) one of whose service hostnames is `host`."""
-    parts = split_hostname(host, base_domain)
-    if parts is None:
-        return None
-    local, handle = parts
-    id_range = handle_id_range(handle)
-    if id_range is None:
-        return None
-    candidates = await session.scalars(
-        select(Pod).where(
-            Pod.account_id.between(*id_range), Pod.status != PodStatus.DESTROYED.value
-        )
-    )
-    for pod in candidates:
-        if local in {f"{service}-{pod.name}" for service in pod_services(pod)}:
-            return pod
-    return None
 
 
 def _page(status: int, title: str, text: str, *, refresh: bool) -> HTMLResponse:
@@ -94,11 +73,11 @@ def _due(pod_id: uuid.UUID) -> bool:
     return True
 
 
-async def _ask_restore(temporal: TemporalDep, pod: Pod) -> bool:
+async def _ask_restore(temporal: Client, pod: Pod) -> bool:
     """Asks the pod's workflow to restore (source `wake`); False when it refused."""
     handle = temporal.get_workflow_handle(pod_workflow_id(str(pod.id)))
     try:
-        await handle.execute_update("restore", PodRequest(source="wake"), result_type=PodState)
+        await handle.execute_update(PodWorkflow.restore, PodRequest(source="wake"))
     except WorkflowUpdateFailedError:
         return False  # e.g. a failed pod with no snapshot left: nothing to wake
     except RPCError:

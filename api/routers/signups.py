@@ -7,8 +7,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, EmailStr, Field, field_validator
-from sqlalchemy import select
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
@@ -25,46 +23,16 @@ from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.schemas.signups import SignupCreate, SignupCreated, SignupView, signup_view
 from api.signup_tokens import status_token, status_token_hash
-from db.models import Signup, Tenant
+from db.repo import signups as signup_repo
+from db.repo.tenants import subdomain_taken
 from tenantry.contracts.common import SA_SUBDOMAIN, ErrorType, signup_workflow_id
 from tenantry.contracts.signup import CheckoutRequest, SignupInput, SignupStatus
 from tenantry.crypto import verify_secret
-from tenantry.rules.plans import TenantTier
-from tenantry.rules.validation import subdomain_problem
 from workflows.signup import SignupWorkflow
 
 router = APIRouter(prefix="/v1/signups", tags=["signups"])
-
-
-class SignupCreate(BaseModel):
-    email: EmailStr
-    subdomain: str = Field(description="DNS label: 3-63 lowercase letters, digits, hyphens")
-    tier: TenantTier
-
-    @field_validator("subdomain")
-    @classmethod
-    def _valid_subdomain(cls, value: str) -> str:
-        problem = subdomain_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-
-class SignupCreated(BaseModel):
-    signup_id: str
-    status: SignupStatus
-    checkout_url: str | None
-    status_token: str
-
-
-class SignupView(BaseModel):
-    signup_id: str
-    status: str
-    step: str | None
-    tenant_id: str | None = None
-    url: str | None = None
-    error: str | None = None
 
 
 @router.post("", status_code=202, response_model=SignupCreated)
@@ -78,10 +46,7 @@ async def create_signup(
 ) -> SignupCreated:
     """Starts a signup (or joins the one in progress) and returns its Checkout URL."""
     request.app.state.signup_limiter.check(request.client.host if request.client else "unknown")
-    taken = await session.scalar(
-        select(Tenant.id).where(Tenant.subdomain == body.subdomain, Tenant.status != "failed")
-    )
-    if taken is not None:
+    if await subdomain_taken(session, body.subdomain):
         raise _taken(body.subdomain)
     # The wait below for the Checkout URL takes seconds under load: holding a pooled
     # connection through it lets a burst of signups exhaust the pool (every other route
@@ -157,7 +122,7 @@ async def get_signup(
 ) -> SignupView:
     """The signup's progress; needs the `status_token` returned when it was created."""
     token = status_token or x_status_token
-    signup = await session.get(Signup, signup_id)
+    signup = await signup_repo.get_signup(session, signup_id)
     if signup is None or not token or not verify_secret(token, signup.status_token_hash):
         raise not_found("signup")
     return signup_view(signup, settings.base_domain)
@@ -175,18 +140,6 @@ async def checkout_returned(signup_id: uuid.UUID) -> dict[str, Any]:
 @router.get("/{signup_id}/cancelled", include_in_schema=False)
 async def checkout_cancelled(signup_id: uuid.UUID) -> dict[str, Any]:
     return {"signup_id": str(signup_id), "message": "Checkout was cancelled; nothing was charged."}
-
-
-def signup_view(signup: Signup, base_domain: str) -> SignupView:
-    active = signup.status == SignupStatus.ACTIVE.value
-    return SignupView(
-        signup_id=str(signup.id),
-        status=signup.status,
-        step=signup.step,
-        tenant_id=str(signup.tenant_id) if signup.tenant_id else None,
-        url=f"https://{signup.subdomain}.{base_domain}" if active else None,
-        error=signup.error,
-    )
 
 
 def _taken(subdomain: str) -> ApiError:

@@ -16,12 +16,20 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, EmailStr, Field
-from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentAccount, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
+from api.schemas.team import (
+    InviteCreate,
+    InviteView,
+    JoinRequest,
+    TeamView,
+    invite_view,
+    team_view,
+)
 from db.models import Account, TeamInvite
+from db.repo import team as repo
 from tenantry.clients.smtp import SmtpMailer
 from tenantry.crypto import hash_secret
 from tenantry.settings import ApiSettings
@@ -29,34 +37,6 @@ from tenantry.settings import ApiSettings
 router = APIRouter(prefix="/v1/team", tags=["team"])
 
 INVITE_TOKEN_PREFIX = "tinv_"
-
-
-class Member(BaseModel):
-    account_id: str
-    email: str
-    role: str
-
-
-class InviteView(BaseModel):
-    invite_id: str
-    email: str
-    expires_at: datetime
-
-
-class TeamView(BaseModel):
-    owner_id: str
-    members: list[Member]
-    invites: list[InviteView] = Field(
-        default_factory=list, description="open invitations (shown to the owner)"
-    )
-
-
-class InviteCreate(BaseModel):
-    email: EmailStr
-
-
-class JoinRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=200)
 
 
 @router.get("", response_model=TeamView)
@@ -72,50 +52,32 @@ async def invite(
     if account.team_owner_id is not None:
         raise ApiError(403, "forbidden", "only the team owner invites")
     email = str(body.email).lower()
-    member = await session.scalar(
-        select(Account.id).where(
-            Account.email == email,
-            or_(Account.id == account.id, Account.team_owner_id == account.id),
-        )
-    )
-    if member is not None:
+    if await repo.in_team(session, account.id, email):
         raise ApiError(409, "conflict", f"{email} is in the team already")
     now = datetime.now(UTC)
-    for old in await session.scalars(
-        select(TeamInvite).where(
-            TeamInvite.team_owner_id == account.id,
-            TeamInvite.email == email,
-            TeamInvite.accepted_at.is_(None),
-            TeamInvite.revoked_at.is_(None),
-        )
-    ):
-        old.revoked_at = now
-    await session.flush()
+    await repo.revoke_open_invites(session, account.id, email, now)
     token = INVITE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = TeamInvite(
-        team_owner_id=account.id,
+    row = await repo.add_invite(
+        session,
+        owner_id=account.id,
         email=email,
         token_hash=hash_secret(token),
         invited_by_id=account.id,
         expires_at=now + settings.team_invite_ttl,
     )
-    session.add(row)
-    await session.flush()
     try:
         await asyncio.to_thread(_send_invite, settings, account.email, email, token, row)
     except (OSError, smtplib.SMTPException) as exc:
         await session.rollback()  # no invite that nobody was told about
         raise ApiError(503, "unavailable", "the invitation email could not be sent") from exc
     await session.commit()
-    return InviteView(invite_id=str(row.id), email=email, expires_at=row.expires_at)
+    return invite_view(row)
 
 
 @router.post("/join", response_model=TeamView)
 async def join(*, body: JoinRequest, account: CurrentAccount, session: SessionDep) -> TeamView:
     """Joins the team that invited the caller's address; joining it again changes nothing."""
-    row = await session.scalar(
-        select(TeamInvite).where(TeamInvite.token_hash == hash_secret(body.token)).with_for_update()
-    )
+    row = await repo.invite_for_update(session, hash_secret(body.token))
     now = datetime.now(UTC)
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise not_found("invitation")
@@ -127,13 +89,9 @@ async def join(*, body: JoinRequest, account: CurrentAccount, session: SessionDe
         raise not_found("invitation")
     if account.team_owner_id is not None:
         raise ApiError(409, "conflict", "the account is in another team already")
-    has_members = await session.scalar(
-        select(Account.id).where(Account.team_owner_id == account.id).limit(1)
-    )
-    if has_members is not None or row.team_owner_id == account.id:
+    if await repo.has_members(session, account.id) or row.team_owner_id == account.id:
         raise ApiError(409, "conflict", "a team owner cannot join another team")
-    account.team_owner_id = row.team_owner_id
-    row.accepted_at, row.accepted_account_id = now, account.id
+    repo.accept_invite(row, account, now)
     await session.commit()
     return await _team_view(session, account)
 
@@ -157,38 +115,9 @@ def _send_invite(
     )
 
 
-async def _team_view(session: SessionDep, account: Account) -> TeamView:
+async def _team_view(session: AsyncSession, account: Account) -> TeamView:
     owner_id: uuid.UUID = account.billing_account_id
-    members = (
-        await session.scalars(
-            select(Account)
-            .where(or_(Account.id == owner_id, Account.team_owner_id == owner_id))
-            .order_by(Account.created_at)
-        )
-    ).all()
-    invites: list[InviteView] = []
-    if account.id == owner_id:
-        open_invites = await session.scalars(
-            select(TeamInvite)
-            .where(
-                TeamInvite.team_owner_id == owner_id,
-                TeamInvite.accepted_at.is_(None),
-                TeamInvite.revoked_at.is_(None),
-                TeamInvite.expires_at > datetime.now(UTC),
-            )
-            .order_by(TeamInvite.created_at)
-        )
-        invites = [
-            InviteView(invite_id=str(i.id), email=i.email, expires_at=i.expires_at)
-            for i in open_invites
-        ]
-    return TeamView(
-        owner_id=str(owner_id),
-        members=[
-            Member(
-                account_id=str(m.id), email=m.email, role="owner" if m.id == owner_id else "member"
-            )
-            for m in members
-        ],
-        invites=invites,
-    )
+    members = await repo.members(session, owner_id)
+    # Open invitations are the owner's business: members see who is in the team.
+    invites = await repo.open_invites(session, owner_id) if account.id == owner_id else []
+    return team_view(owner_id, members, invites)

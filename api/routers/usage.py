@@ -7,32 +7,16 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from api.deps import CurrentAccount, SessionDep
 from api.errors import ApiError
-from db.models import CreditEntry, UsageRecord
-from tenantry.rules.metering import month_start, next_month, parse_month
+from api.schemas.usage import TierUsage, UsageView
+from db.repo.credits import latest_balance
+from db.repo.usage import month_free_seconds, month_usage_by_tier
+from tenantry.rules.metering import month_start, parse_month
 from tenantry.rules.plans import FREE_POD_HOURS_PER_MONTH
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
-
-
-class TierUsage(BaseModel):
-    tier: str
-    hours: Decimal
-    billable_hours: Decimal
-    cost_usd: Decimal
-
-
-class UsageView(BaseModel):
-    month: str
-    billed_account_id: str
-    by_tier: list[TierUsage]
-    total_cost_usd: Decimal
-    free_hours_left: Decimal
-    credits_usd: Decimal | None
 
 
 @router.get("", response_model=UsageView)
@@ -47,37 +31,9 @@ async def usage(
     except ValueError as exc:
         raise ApiError(422, "invalid_input", str(exc), {"field": "month"}) from exc
     billed = account.billing_account_id
-    rows = (
-        await session.execute(
-            select(
-                UsageRecord.tier,
-                func.sum(UsageRecord.seconds),
-                func.sum(UsageRecord.seconds - UsageRecord.free_seconds),
-                func.sum(UsageRecord.cost),
-            )
-            .where(
-                UsageRecord.billed_account_id == billed,
-                UsageRecord.hour >= start,
-                UsageRecord.hour < next_month(start),
-                UsageRecord.kind.like("runtime%"),
-            )
-            .group_by(UsageRecord.tier)
-            .order_by(UsageRecord.tier)
-        )
-    ).all()
-    free_used = await session.scalar(
-        select(func.coalesce(func.sum(UsageRecord.free_seconds), 0)).where(
-            UsageRecord.billed_account_id == billed,
-            UsageRecord.hour >= start,
-            UsageRecord.hour < next_month(start),
-        )
-    )
-    balance = await session.scalar(
-        select(CreditEntry.balance_after)
-        .where(CreditEntry.account_id == billed)
-        .order_by(CreditEntry.id.desc())
-        .limit(1)
-    )
+    rows = await month_usage_by_tier(session, billed, start)
+    free_used = await month_free_seconds(session, billed, start)
+    balance = await latest_balance(session, billed)
     by_tier = [
         TierUsage(
             tier=tier,
@@ -87,7 +43,7 @@ async def usage(
         )
         for tier, seconds, billable, cost in rows
     ]
-    free_left = Decimal(FREE_POD_HOURS_PER_MONTH) - _hours(free_used or 0)
+    free_left = Decimal(FREE_POD_HOURS_PER_MONTH) - _hours(free_used)
     return UsageView(
         month=f"{start:%Y-%m}",
         billed_account_id=str(billed),

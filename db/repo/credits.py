@@ -8,7 +8,7 @@ writers lock the account row first, so `balance_after` is a true running total.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -65,6 +65,31 @@ class ReferenceConflict(Exception):
         self.amount = amount
 
 
+async def latest_balance(session: AsyncSession, account_id: uuid.UUID) -> Decimal | None:
+    """The account's balance after its latest entry; None when it has none (not prepaid)."""
+    balance: Decimal | None = await session.scalar(
+        select(CreditEntry.balance_after)
+        .where(CreditEntry.account_id == account_id)
+        .order_by(CreditEntry.id.desc())
+        .limit(1)
+    )
+    return balance
+
+
+async def latest_entries(
+    session: AsyncSession, account_id: uuid.UUID, limit: int = 50
+) -> Sequence[CreditEntry]:
+    """The account's latest ledger entries, newest first."""
+    return (
+        await session.scalars(
+            select(CreditEntry)
+            .where(CreditEntry.account_id == account_id)
+            .order_by(CreditEntry.id.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
 async def add_credits(
     session: AsyncSession, account_id: uuid.UUID, amount: Decimal, reference: str, reason: str
 ) -> TopUp:
@@ -73,12 +98,7 @@ async def add_credits(
     key = topup_reference(account_id, reference)
     existing = await session.scalar(select(CreditEntry).where(CreditEntry.reference == key))
     if existing is None:
-        balance = await session.scalar(
-            select(CreditEntry.balance_after)
-            .where(CreditEntry.account_id == account_id)
-            .order_by(CreditEntry.id.desc())
-            .limit(1)
-        )
+        balance = await latest_balance(session, account_id)
         entry = CreditEntry(
             account_id=account_id,
             delta=amount,
@@ -91,10 +111,5 @@ async def add_credits(
         return TopUp(entry.id, amount, entry.balance_after, applied=True)
     if existing.delta != amount:
         raise ReferenceConflict(existing.delta)
-    balance = await session.scalar(
-        select(CreditEntry.balance_after)
-        .where(CreditEntry.account_id == account_id)
-        .order_by(CreditEntry.id.desc())
-        .limit(1)
-    )
+    balance = await latest_balance(session, account_id)
     return TopUp(existing.id, existing.delta, balance or Decimal(0), applied=False)

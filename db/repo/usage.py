@@ -1,4 +1,5 @@
-"""Writing metered usage so that metering an hour twice changes nothing."""
+"""Metered usage: writing it so that metering an hour twice changes nothing, and
+reading a month of it for the account that pays."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import UsageRecord
-from tenantry.rules.metering import meter_identifier
+from tenantry.rules.metering import meter_identifier, next_month
 
 
 def usage_identifier(pod_id: uuid.UUID, hour: datetime, kind: str = "runtime") -> str:
@@ -52,3 +54,41 @@ async def insert_usage_record(
         .returning(UsageRecord.id)
     )
     return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def month_usage_by_tier(
+    session: AsyncSession, billed_account_id: uuid.UUID, start: datetime
+) -> list[tuple[str, int | Decimal, int | Decimal, Decimal | None]]:
+    """(tier, seconds, billable seconds, cost) of the month's runtime usage billed to
+    the account, by tier (PostgreSQL sums bigints as numeric, so Decimals arrive)."""
+    rows = await session.execute(
+        select(
+            UsageRecord.tier,
+            func.sum(UsageRecord.seconds),
+            func.sum(UsageRecord.seconds - UsageRecord.free_seconds),
+            func.sum(UsageRecord.cost),
+        )
+        .where(
+            UsageRecord.billed_account_id == billed_account_id,
+            UsageRecord.hour >= start,
+            UsageRecord.hour < next_month(start),
+            UsageRecord.kind.like("runtime%"),
+        )
+        .group_by(UsageRecord.tier)
+        .order_by(UsageRecord.tier)
+    )
+    return [(tier, seconds, billable, cost) for tier, seconds, billable, cost in rows.all()]
+
+
+async def month_free_seconds(
+    session: AsyncSession, billed_account_id: uuid.UUID, start: datetime
+) -> Decimal:
+    """The free seconds the account's usage took in the month (all kinds)."""
+    used = await session.scalar(
+        select(func.coalesce(func.sum(UsageRecord.free_seconds), 0)).where(
+            UsageRecord.billed_account_id == billed_account_id,
+            UsageRecord.hour >= start,
+            UsageRecord.hour < next_month(start),
+        )
+    )
+    return Decimal(used or 0)

@@ -1,4 +1,4 @@
-"""Recovering Stripe events whose webhook delivery failed.
+"""Recovering Stripe events whose webhook delivery failed (admin).
 
 Stripe keeps events for 30 days and marks those it could not deliver
 (`delivery_success=false`). Listing them from the API and applying them through the same
@@ -12,17 +12,12 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from api.deps import AdminDep, SessionDep, TemporalDep
+from api.schemas.stripe import RecoveryReport
 from api.stripe_events import handle_event
 
 router = APIRouter(prefix="/v1/admin/stripe", tags=["admin"], dependencies=[AdminDep])
-
-
-class RecoveryReport(BaseModel):
-    examined: int
-    outcomes: dict[str, int]
 
 
 @router.post("/recover", response_model=RecoveryReport)

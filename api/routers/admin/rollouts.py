@@ -1,4 +1,4 @@
-"""Fleet rollouts (admin token): start one, follow it, pause, resume or cancel it.
+"""Fleet rollouts (admin): start one, follow it, pause, resume or cancel it.
 
 A rollout is a `RolloutWorkflow` (`rollout-{id}`); the database keeps its status and what
 it did to every tenant, so `GET` answers even while the worker is down. One rollout runs
@@ -9,17 +9,11 @@ fit the rollout's status.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from temporalio.client import (
-    WorkflowExecutionStatus,
-    WorkflowUpdateFailedError,
-)
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -27,58 +21,34 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
-from db.models import AuditLogEntry, Rollout, RolloutTenant
-from db.models.rollouts import ROLLOUT_TENANT_STATUSES
+from api.schemas.rollouts import (
+    RolloutCreate,
+    RolloutDetail,
+    RolloutOperation,
+    RolloutView,
+    rollout_tenant_view,
+    rollout_view,
+)
+from db.models import Rollout
+from db.repo import rollouts as repo
+from db.repo.audit import audit
 from tenantry.contracts.common import SA_STAGE, ErrorType, rollout_workflow_id
-from tenantry.contracts.rollout import RolloutControl, RolloutInput, RolloutStatus, valid_image_tag
+from tenantry.contracts.rollout import (
+    RolloutControl,
+    RolloutInput,
+    RolloutState,
+    RolloutStatus,
+    valid_image_tag,
+)
 from workflows.rollout import RolloutWorkflow
 
 router = APIRouter(prefix="/v1/admin/rollouts", tags=["admin"], dependencies=[AdminDep])
 
-TENANTS_SHOWN = 1000
-
-
-class RolloutCreate(BaseModel):
-    tag: str = Field(description="the image tag to run on every active tenant")
-    parallelism: int = Field(default=1, ge=1, le=100, description="tenants at a time")
-    canary: int = Field(
-        default=1, ge=0, le=1000, description="tenants that must pass before the rest start"
-    )
-
-
-class RolloutOperation(BaseModel):
-    reason: str | None = None
-
-
-class RolloutTenantView(BaseModel):
-    tenant_id: str
-    subdomain: str
-    status: str
-    from_version: str | None
-    to_version: str | None
-    reason: str | None
-    updated_at: datetime
-
-
-class RolloutView(BaseModel):
-    rollout_id: str
-    tag: str
-    parallelism: int
-    canary: int
-    status: str
-    phase: str
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-
-
-class RolloutDetail(RolloutView):
-    counts: dict[str, int] = Field(description="tenants by status, and `total`")
-    tenants: list[RolloutTenantView] = Field(description=f"the first {TENANTS_SHOWN}, by subdomain")
+ControlUpdate = UpdateMethodMultiParam[[RolloutWorkflow, RolloutControl], RolloutState]
 
 
 @router.post("", status_code=202, response_model=RolloutDetail)
@@ -94,21 +64,19 @@ async def start_rollout(
             {"fields": [{"field": "tag", "message": "not a valid image tag"}]},
         )
     await _close_orphaned(session, temporal)
-    rollout = Rollout(tag=body.tag, parallelism=body.parallelism, canary=body.canary)
-    session.add(rollout)
     try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise _already_running(await _live(session)) from exc
-    rollout_id = str(rollout.id)
-    session.add(
-        AuditLogEntry(
-            actor="admin",
-            action="rollout.start",
-            target=f"rollout:{rollout_id}",
-            details={"tag": body.tag, "parallelism": body.parallelism, "canary": body.canary},
+        rollout = await repo.add_rollout(
+            session, tag=body.tag, parallelism=body.parallelism, canary=body.canary
         )
+    except repo.RolloutAlreadyLive as exc:
+        raise _already_running(exc.live) from exc
+    rollout_id = str(rollout.id)
+    audit(
+        session,
+        actor="admin",
+        action="rollout.start",
+        target=f"rollout:{rollout_id}",
+        details={"tag": body.tag, "parallelism": body.parallelism, "canary": body.canary},
     )
     await session.commit()
     try:
@@ -143,8 +111,7 @@ async def list_rollouts(
     *, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[RolloutView]:
     """Rollouts, newest first."""
-    rows = await session.scalars(select(Rollout).order_by(Rollout.created_at.desc()).limit(limit))
-    return [_view(r) for r in rows.all()]
+    return [rollout_view(r) for r in await repo.recent_rollouts(session, limit)]
 
 
 @router.get("/{rollout_id}", response_model=RolloutDetail)
@@ -162,7 +129,7 @@ async def pause_rollout(
     body: RolloutOperation | None = None,
 ) -> RolloutDetail:
     """No new tenant starts; tenants in flight finish."""
-    return await _control(rollout_id, "pause", body, session, temporal)
+    return await _control(rollout_id, RolloutWorkflow.pause, "pause", body, session, temporal)
 
 
 @router.post("/{rollout_id}/resume", response_model=RolloutDetail)
@@ -174,7 +141,7 @@ async def resume_rollout(
     body: RolloutOperation | None = None,
 ) -> RolloutDetail:
     """A paused rollout goes on where it stopped."""
-    return await _control(rollout_id, "resume", body, session, temporal)
+    return await _control(rollout_id, RolloutWorkflow.resume, "resume", body, session, temporal)
 
 
 @router.post("/{rollout_id}/cancel", response_model=RolloutDetail)
@@ -186,25 +153,21 @@ async def cancel_rollout(
     body: RolloutOperation | None = None,
 ) -> RolloutDetail:
     """Tenants in flight finish, no other starts; updated tenants keep the new tag."""
-    return await _control(rollout_id, "cancel", body, session, temporal)
+    return await _control(rollout_id, RolloutWorkflow.cancel, "cancel", body, session, temporal)
 
 
 async def _control(
     rollout_id: uuid.UUID,
+    update: ControlUpdate,
     operation: str,
     body: RolloutOperation | None,
-    session: SessionDep,
-    temporal: TemporalDep,
+    session: AsyncSession,
+    temporal: Client,
 ) -> RolloutDetail:
-    rollout = await session.get(Rollout, rollout_id)
+    rollout = await repo.get_rollout(session, rollout_id)
     if rollout is None:
         raise not_found("rollout")
     handle = temporal.get_workflow_handle(rollout_workflow_id(str(rollout_id)))
-    update = {
-        "pause": RolloutWorkflow.pause,
-        "resume": RolloutWorkflow.resume,
-        "cancel": RolloutWorkflow.cancel,
-    }[operation]
     control = RolloutControl(actor="admin", reason=body.reason if body else None)
     try:
         await handle.execute_update(update, control)
@@ -217,22 +180,16 @@ async def _control(
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(409, "conflict", f"rollout is {rollout.status}") from exc
         raise
-    session.add(
-        AuditLogEntry(
-            actor="admin",
-            action=f"rollout.{operation}",
-            target=f"rollout:{rollout_id}",
-            details={"reason": control.reason},
-        )
+    audit(
+        session,
+        actor="admin",
+        action=f"rollout.{operation}",
+        target=f"rollout:{rollout_id}",
+        details={"reason": control.reason},
     )
     await session.commit()
     session.expire_all()
     return await _detail(session, rollout_id)
-
-
-async def _live(session: SessionDep) -> Rollout | None:
-    result: Rollout | None = await session.scalar(select(Rollout).where(Rollout.live.is_(True)))
-    return result
 
 
 def _already_running(live: Rollout | None) -> ApiError:
@@ -246,10 +203,10 @@ def _already_running(live: Rollout | None) -> ApiError:
     )
 
 
-async def _close_orphaned(session: SessionDep, temporal: TemporalDep) -> None:
+async def _close_orphaned(session: AsyncSession, temporal: Client) -> None:
     """A live rollout whose workflow ended outside it (terminated in the Temporal UI) is
     marked failed, so it does not block the next one; a running one is a conflict."""
-    live = await _live(session)
+    live = await repo.live_rollout(session)
     if live is None:
         return
     handle = temporal.get_workflow_handle(rollout_workflow_id(str(live.id)))
@@ -261,61 +218,20 @@ async def _close_orphaned(session: SessionDep, temporal: TemporalDep) -> None:
         status = None
     if status == WorkflowExecutionStatus.RUNNING:
         raise _already_running(live)
-    live.status = "failed"
-    live.phase = "done"
-    live.live = None
-    live.finished_at = datetime.now(UTC)
-    live.error = f"its workflow ended outside the rollout ({status.name if status else 'gone'})"
+    repo.mark_failed(
+        live, f"its workflow ended outside the rollout ({status.name if status else 'gone'})"
+    )
     await session.commit()
 
 
-def _view(r: Rollout) -> RolloutView:
-    return RolloutView(
-        rollout_id=str(r.id),
-        tag=r.tag,
-        parallelism=r.parallelism,
-        canary=r.canary,
-        status=r.status,
-        phase=r.phase,
-        error=r.error,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        finished_at=r.finished_at,
-    )
-
-
-async def _detail(session: SessionDep, rollout_id: uuid.UUID) -> RolloutDetail:
-    rollout = await session.get(Rollout, rollout_id, populate_existing=True)
+async def _detail(session: AsyncSession, rollout_id: uuid.UUID) -> RolloutDetail:
+    rollout = await repo.get_rollout(session, rollout_id, fresh=True)
     if rollout is None:
         raise not_found("rollout")
-    counts = {s: 0 for s in ROLLOUT_TENANT_STATUSES}
-    rows = await session.execute(
-        select(RolloutTenant.status, func.count())
-        .where(RolloutTenant.rollout_id == rollout_id)
-        .group_by(RolloutTenant.status)
-    )
-    for status, count in rows.all():
-        counts[status] = count
-    counts["total"] = sum(counts.values())
-    tenants = await session.scalars(
-        select(RolloutTenant)
-        .where(RolloutTenant.rollout_id == rollout_id)
-        .order_by(RolloutTenant.subdomain)
-        .limit(TENANTS_SHOWN)
-    )
+    counts = await repo.tenant_counts(session, rollout_id)
+    tenants = await repo.rollout_tenants(session, rollout_id)
     return RolloutDetail(
-        **_view(rollout).model_dump(),
+        **rollout_view(rollout).model_dump(),
         counts=counts,
-        tenants=[
-            RolloutTenantView(
-                tenant_id=str(t.tenant_id),
-                subdomain=t.subdomain,
-                status=t.status,
-                from_version=t.from_version,
-                to_version=t.to_version,
-                reason=t.reason,
-                updated_at=t.updated_at,
-            )
-            for t in tenants.all()
-        ],
+        tenants=[rollout_tenant_view(t) for t in tenants],
     )

@@ -1,43 +1,66 @@
-"""Admin operations on a tenant, carried out by its `TenantWorkflow` as updates.
+"""Tenants (admin): list and show them, and operate on one through its `TenantWorkflow`.
 
-The answer comes when the operation is done (200), or after `OPERATION_WAIT` with 202
-while it goes on; `GET /v1/admin/tenants/{id}` shows its progress. An operation that
-does not fit the tenant's state, or meets another one in progress, gets 409.
+An operation is an update: the answer comes when it is done (200), or after
+`OPERATION_WAIT` with 202 while it goes on; `GET /v1/admin/tenants/{id}` shows its
+progress. An operation that does not fit the tenant's state, or meets another one in
+progress, gets 409.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
-from db.models import Tenant
+from api.schemas.health import health_view
+from api.schemas.tenants import (
+    OperationBody,
+    TenantDetail,
+    TenantView,
+    TierBody,
+    log_entry,
+    tenant_view,
+)
+from db.repo import tenants as repo
 from tenantry.contracts.common import ErrorType, tenant_workflow_id
-from tenantry.contracts.tenant import TenantOperation, TierChange
-from tenantry.rules.plans import TenantTier
+from tenantry.contracts.tenant import TenantOperation, TenantState, TierChange
 from workflows.tenant import TenantWorkflow
 
 router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[AdminDep])
 
 OPERATION_WAIT = 10.0
 
-
-class OperationBody(BaseModel):
-    reason: str | None = None
+Op = TypeVar("Op", bound=TenantOperation)
 
 
-class TierBody(BaseModel):
-    tier: TenantTier
-    reason: str | None = None
+@router.get("", response_model=list[TenantView])
+async def list_tenants(
+    *, session: SessionDep, status: Annotated[str | None, Query()] = None
+) -> list[TenantView]:
+    return [tenant_view(t) for t in await repo.recent_tenants(session, status)]
+
+
+@router.get("/{tenant_id}", response_model=TenantDetail)
+async def get_tenant(*, tenant_id: uuid.UUID, session: SessionDep) -> TenantDetail:
+    tenant = await repo.get_tenant(session, tenant_id)
+    if tenant is None:
+        raise not_found("tenant")
+    entries = await repo.provisioning_log(session, tenant)
+    health = await repo.tenant_health(session, tenant.id)
+    return TenantDetail(
+        **tenant_view(tenant).model_dump(),
+        provisioning_log=[log_entry(e) for e in entries],
+        health=health_view(health, tenant) if health else None,
+    )
 
 
 @router.post("/{tenant_id}/suspend")
@@ -86,12 +109,12 @@ async def delete_tenant(
 
 async def _operate(
     tenant_id: uuid.UUID,
-    update: Any,
-    arg: TenantOperation,
+    update: UpdateMethodMultiParam[[TenantWorkflow, Op], TenantState],
+    arg: Op,
     session: SessionDep,
     temporal: TemporalDep,
 ) -> JSONResponse:
-    tenant = await session.get(Tenant, tenant_id)
+    tenant = await repo.get_tenant(session, tenant_id)
     # The operation below may be waited for: no pooled connection is held through that.
     await session.close()
     if tenant is None:

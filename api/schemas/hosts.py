@@ -1,0 +1,103 @@
+"""Pod hosts: registration, heartbeats and activity reports from agents; the admin view.
+
+A host key is normalised to `type base64` as it is parsed, so the pinned key and a
+later report compare as strings whatever comment or spacing the agent sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncssh
+from pydantic import BaseModel, Field, field_validator
+
+from db.models import Host
+
+
+def _normalise_key(value: str) -> str:
+    try:
+        key = asyncssh.import_public_key(value.strip())
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise ValueError("not an OpenSSH public key ('ssh-ed25519 AAAA...')") from exc
+    kind, data = key.export_public_key("openssh").decode().split()[:2]
+    return f"{kind} {data}"
+
+
+class HostUsage(BaseModel):
+    capacity_cpu_millis: int | None = Field(default=None, ge=0)
+    capacity_memory_mb: int | None = Field(default=None, ge=0)
+    used_cpu_millis: int | None = Field(default=None, ge=0)
+    used_memory_mb: int | None = Field(default=None, ge=0)
+    metrics: dict[str, Any] | None = None
+
+
+class HostRegister(HostUsage):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
+    address: str
+    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_host_key: str = Field(description="the host's SSH host public key, pinned from now on")
+
+    @field_validator("ssh_host_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return _normalise_key(value)
+
+
+class HostHeartbeat(HostUsage):
+    ssh_host_key: str | None = Field(default=None, description="checked against the pinned key")
+
+    @field_validator("ssh_host_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return None if value is None else _normalise_key(value)
+
+
+class HostView(BaseModel):
+    host_id: str
+    name: str
+    address: str
+    ssh_port: int
+    ssh_host_key: str
+    status: str
+    available: bool
+    capacity_cpu_millis: int
+    capacity_memory_mb: int
+    used_cpu_millis: int
+    used_memory_mb: int
+    last_heartbeat_at: datetime | None
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, description="what the host agent last reported beyond usage"
+    )
+
+
+class PodActivityReport(BaseModel):
+    source: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,31}$",
+        description="what saw the activity: `proxy` (edge traffic), `ssh` (a session), ...",
+    )
+    pods: list[uuid.UUID] = Field(max_length=1000, description="pods active since the last report")
+
+
+class PodActivityResult(BaseModel):
+    kept_alive: list[str] = Field(description="running pods whose idle timer started again")
+    ignored: list[str] = Field(description="unknown pods, or pods that are not running")
+
+
+def host_view(host: Host) -> HostView:
+    return HostView(
+        host_id=str(host.id),
+        name=host.name,
+        address=host.address,
+        ssh_port=host.ssh_port,
+        ssh_host_key=host.ssh_host_key,
+        status=host.status,
+        available=host.status == "active",
+        capacity_cpu_millis=host.capacity_cpu_millis,
+        capacity_memory_mb=host.capacity_memory_mb,
+        used_cpu_millis=host.used_cpu_millis,
+        used_memory_mb=host.used_memory_mb,
+        last_heartbeat_at=host.last_heartbeat_at,
+        metrics=dict(host.metrics or {}),
+    )

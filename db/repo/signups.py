@@ -1,0 +1,43 @@
+"""Signups as the API reads them: one by id, the admin's list and its reset points."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ProvisioningLogEntry, Signup
+
+SIGNUPS_SHOWN = 500
+
+
+async def get_signup(session: AsyncSession, signup_id: uuid.UUID) -> Signup | None:
+    return await session.get(Signup, signup_id)
+
+
+async def recent_signups(session: AsyncSession, status: str | None = None) -> list[Signup]:
+    """The newest signups (at most SIGNUPS_SHOWN), of one status when given."""
+    query = select(Signup).order_by(Signup.created_at.desc()).limit(SIGNUPS_SHOWN)
+    if status is not None:
+        query = query.where(Signup.status == status)
+    return list((await session.scalars(query)).all())
+
+
+async def reset_points(session: AsyncSession, signup_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The latest logged reset point of each signup's provisioning (one query)."""
+    if not signup_ids:
+        return {}
+    rows = await session.execute(
+        select(ProvisioningLogEntry.signup_id, ProvisioningLogEntry.details)
+        .where(
+            ProvisioningLogEntry.signup_id.in_(signup_ids),
+            ProvisioningLogEntry.action == "provisioning.started",
+        )
+        .order_by(ProvisioningLogEntry.id)
+    )
+    return {
+        signup_id: int(details["reset_event_id"])
+        for signup_id, details in rows
+        if signup_id is not None and "reset_event_id" in details
+    }

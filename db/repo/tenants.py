@@ -1,0 +1,84 @@
+"""Tenants as the API reads them: by id, by subdomain or Stripe ids, the admin's list,
+a tenant's provisioning log and its latest health check."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ProvisioningLogEntry, Tenant, TenantHealth
+
+TENANTS_SHOWN = 1000
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def subdomain_taken(session: AsyncSession, subdomain: str) -> bool:
+    """True while a tenant that has not failed holds the subdomain."""
+    taken = await session.scalar(
+        select(Tenant.id).where(Tenant.subdomain == subdomain, Tenant.status != "failed")
+    )
+    return taken is not None
+
+
+async def recent_tenants(session: AsyncSession, status: str | None = None) -> list[Tenant]:
+    """The newest tenants (at most TENANTS_SHOWN), of one status when given."""
+    query = select(Tenant).order_by(Tenant.created_at.desc()).limit(TENANTS_SHOWN)
+    if status:
+        query = query.where(Tenant.status == status)
+    return list((await session.scalars(query)).all())
+
+
+async def provisioning_log(session: AsyncSession, tenant: Tenant) -> Sequence[ProvisioningLogEntry]:
+    """The tenant's log, including its signup's entries from before it existed."""
+    query = (
+        select(ProvisioningLogEntry)
+        .where(
+            (ProvisioningLogEntry.tenant_id == tenant.id)
+            | (ProvisioningLogEntry.signup_id == tenant.signup_id)
+        )
+        .order_by(ProvisioningLogEntry.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def tenant_health(session: AsyncSession, tenant_id: uuid.UUID) -> TenantHealth | None:
+    return await session.get(TenantHealth, tenant_id)
+
+
+async def health_checks(
+    session: AsyncSession, *, unhealthy_only: bool = False
+) -> list[tuple[TenantHealth, Tenant]]:
+    """Every tenant's latest check with its tenant, unhealthy first, then by subdomain."""
+    query = (
+        select(TenantHealth, Tenant)
+        .join(Tenant, Tenant.id == TenantHealth.tenant_id)
+        .order_by(TenantHealth.healthy, Tenant.subdomain)
+        .limit(TENANTS_SHOWN)
+    )
+    if unhealthy_only:
+        query = query.where(TenantHealth.healthy.is_(False))
+    return [(h, t) for h, t in (await session.execute(query)).all()]
+
+
+async def tenant_id_for_billing(
+    session: AsyncSession, subscription_id: str | None, customer_id: str | None
+) -> uuid.UUID | None:
+    """The tenant a Stripe subscription or customer belongs to (None when neither is
+    given or known)."""
+    conditions = []
+    if subscription_id:
+        conditions.append(Tenant.stripe_subscription_id == subscription_id)
+    if customer_id:
+        conditions.append(Tenant.stripe_customer_id == customer_id)
+    if not conditions:
+        return None
+    tenant_id: uuid.UUID | None = await session.scalar(
+        select(Tenant.id).where(or_(*conditions)).limit(1)
+    )
+    return tenant_id
