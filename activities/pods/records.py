@@ -12,13 +12,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.models import Host, Pod, PodEvent, Snapshot
+from db.repo.hosts import mark_stale_hosts
 from tenantry.contracts.common import PodErrorType
 from tenantry.contracts.pod import (
     PodActivity,
@@ -44,19 +45,6 @@ def placement_of(host: Host) -> PodPlacement:
         host_id=str(host.id),
         host=PodHostRef(name=host.name, address=host.address, port=host.ssh_port),
         host_key=host.ssh_host_key,
-    )
-
-
-async def mark_stale_hosts(session: AsyncSession, max_silence: timedelta) -> None:
-    """Hosts silent for longer than `max_silence` become offline (no new pods)."""
-    cutoff = datetime.now(UTC) - max_silence
-    await session.execute(
-        update(Host)
-        .where(
-            Host.status == "active",
-            or_(Host.last_heartbeat_at.is_(None), Host.last_heartbeat_at < cutoff),
-        )
-        .values(status="offline")
     )
 
 
