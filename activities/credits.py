@@ -43,8 +43,9 @@ from tenantry.contracts.credits import (
     CreditsNotice,
     CreditsStage,
 )
-from tenantry.contracts.pod import PodRequest, PodState
+from tenantry.contracts.pod import PodRequest
 from tenantry.contracts.signup import EmailMessage
+from workflows.pod import PodWorkflow
 
 Mailer = Callable[[EmailMessage], bool]
 
@@ -81,14 +82,19 @@ class CreditsActivities:
     @activity.defn
     async def credits_start_grace(self, batch: CreditsDepletedBatch) -> int:
         """Signal-with-start `credits-{account_id}` for each depleted account."""
+        # Imported here: workflows.credits imports this module for its activities.
+        from workflows.credits import CreditsWorkflow
+
         for depleted in batch.accounts:
             await self._client.start_workflow(
-                "CreditsWorkflow",
+                CreditsWorkflow.run,
                 CreditsInput(account_id=depleted.account_id, grace_seconds=self._grace_seconds),
                 id=credits_workflow_id(depleted.account_id),
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                start_signal="depleted",
+                # The SDK takes a signal-with-start's signal by name only; the name comes
+                # from the handler, so a rename is still an error here.
+                start_signal=CreditsWorkflow.depleted.__name__,
                 start_signal_args=[depleted],
                 search_attributes=TypedSearchAttributes(
                     [
@@ -173,7 +179,7 @@ class CreditsActivities:
             handle = self._client.get_workflow_handle(pod_workflow_id(str(pod_id)))
             try:
                 await handle.execute_update(
-                    "hibernate", PodRequest(source=CREDITS_SOURCE), result_type=PodState
+                    PodWorkflow.hibernate, PodRequest(source=CREDITS_SOURCE)
                 )
             except WorkflowUpdateFailedError:
                 result.skipped.append(str(pod_id))  # busy (refused by the validator)

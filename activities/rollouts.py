@@ -36,6 +36,7 @@ from tenantry.contracts.rollout import (
     TenantDeployResult,
     VersionDeploy,
 )
+from workflows.tenant import TenantWorkflow
 
 UPDATE_POLL = 5.0  # seconds between heartbeats while a tenant's deploy runs
 
@@ -144,11 +145,10 @@ class RolloutActivities:
         )
         try:
             running = await handle.start_update(
-                "deploy_version",
+                TenantWorkflow.deploy_version,
                 request,
                 id=rollout_workflow_id(inp.rollout_id),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                result_type=TenantDeployResult,
             )
             while True:
                 try:

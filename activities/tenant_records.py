@@ -36,13 +36,6 @@ class RecordActivities:
         self._sessions = sessions
 
     @activity.defn
-    async def save_signup(self, record: SignupRecord) -> None:
-        """Creates or updates the signup row; a live signup for the subdomain is a conflict."""
-        async with self._sessions() as session:
-            await _upsert_signup(session, record)
-            await session.commit()
-
-    @activity.defn
     async def log_provisioning(self, event: ProvisioningEvent) -> None:
         async with self._sessions() as session:
             session.add(_log_entry(event))
@@ -95,12 +88,6 @@ class RecordActivities:
                 tenant_id=record.tenant_id,
                 ssh_host_public_key=tenant.secrets["ssh_host_public_key"],
             )
-
-    @activity.defn
-    async def update_tenant(self, record: TenantRecord) -> None:
-        async with self._sessions() as session:
-            await _update_tenant(session, record)
-            await session.commit()
 
     @activity.defn
     async def record_tenant_change(self, change: TenantChange) -> None:

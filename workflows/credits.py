@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.credits import CreditsActivities
     from activities.tenant_records import RecordActivities
-    from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, ErrorType
+    from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE
     from tenantry.contracts.credits import (
         CreditsAccountRef,
         CreditsBalance,
@@ -44,13 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from tenantry.contracts.signup import AuditEvent
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-QUICK = timedelta(seconds=30)
+from workflows.policies import PAGE_TIMEOUT, QUICK, SLOW_HEARTBEAT, UNTIL_DONE, step
 
 
 @workflow.defn
@@ -149,7 +141,7 @@ class CreditsWorkflow:
             workflow.logger.info(
                 "credits depleted for account %s (episode %s)", self._s.account_id, balance.episode
             )
-            await self._act(
+            await step(
                 CreditsActivities.credits_notify_depleted,
                 CreditsNotice(
                     account_id=self._s.account_id,
@@ -157,6 +149,8 @@ class CreditsWorkflow:
                     balance=balance.balance,
                     grace_until=self._s.grace_until,
                 ),
+                limit=QUICK,
+                retry=UNTIL_DONE,
             )
         elif self._s.stage == CreditsStage.HIBERNATED:
             # Still empty an hour later: pods started again meanwhile go back to sleep.
@@ -173,11 +167,12 @@ class CreditsWorkflow:
         self._set_stage(CreditsStage.HIBERNATED)
 
     async def _hibernate_pods(self) -> None:
-        done: CreditsHibernated = await self._act(
+        done: CreditsHibernated = await step(
             CreditsActivities.credits_hibernate_pods,
             CreditsHibernation(account_id=self._s.account_id, episode=self._s.episode),
-            limit=timedelta(minutes=10),
-            heartbeat=timedelta(seconds=30),
+            limit=PAGE_TIMEOUT,
+            heartbeat=SLOW_HEARTBEAT,
+            retry=UNTIL_DONE,
         )
         self._s.hibernated_pods.extend(
             p for p in done.requested if p not in self._s.hibernated_pods
@@ -203,13 +198,16 @@ class CreditsWorkflow:
         workflow.upsert_search_attributes([SA_STAGE.value_set(stage.value)])
 
     async def _balance(self) -> CreditsBalance:
-        balance: CreditsBalance = await self._act(
-            CreditsActivities.credits_balance, CreditsAccountRef(account_id=self._s.account_id)
+        balance: CreditsBalance = await step(
+            CreditsActivities.credits_balance,
+            CreditsAccountRef(account_id=self._s.account_id),
+            limit=QUICK,
+            retry=UNTIL_DONE,
         )
         return balance
 
     async def _audit(self, action: str, **details: str | int | float | bool | None) -> None:
-        await self._act(
+        await step(
             RecordActivities.audit,
             AuditEvent(
                 actor=f"system:credits-{self._s.account_id}",
@@ -217,20 +215,6 @@ class CreditsWorkflow:
                 target=f"account:{self._s.account_id}",
                 details=details,
             ),
-        )
-
-    async def _act(
-        self,
-        method: Any,
-        arg: Any,
-        *,
-        limit: timedelta = QUICK,
-        heartbeat: timedelta | None = None,
-    ) -> Any:
-        return await workflow.execute_activity_method(
-            method,
-            arg,
-            start_to_close_timeout=limit,
-            heartbeat_timeout=heartbeat,
-            retry_policy=RETRY,
+            limit=QUICK,
+            retry=UNTIL_DONE,
         )

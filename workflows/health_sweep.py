@@ -13,17 +13,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.health_sweep import HealthSweepActivities
     from tenantry.contracts.rollout import HealthSweepInput, HealthSweepPageInput, HealthSweepResult
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=3,
-)
+from workflows.policies import QUICK, SWEEP_RETRY
+
 NAMES_KEPT = 100
 
 
@@ -43,7 +39,7 @@ class HealthSweepWorkflow:
                     timeout_seconds=inp.timeout_seconds,
                 ),
                 start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=RETRY,
+                retry_policy=SWEEP_RETRY,
             )
             result.checked += page.checked
             result.healthy += page.healthy
@@ -54,8 +50,8 @@ class HealthSweepWorkflow:
                 break
         stale = await workflow.execute_activity_method(
             HealthSweepActivities.health_stale_hosts,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+            start_to_close_timeout=QUICK,
+            retry_policy=SWEEP_RETRY,
         )
         result.stale_hosts = stale.names
         return result

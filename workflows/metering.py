@@ -15,12 +15,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.credits import CreditsActivities
     from activities.metering import MeteringActivities
-    from tenantry.contracts.common import ErrorType
     from tenantry.contracts.credits import CreditsDepletedBatch
     from tenantry.contracts.metering import (
         HoursToMeter,
@@ -32,17 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ReportUsageResult,
     )
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-PAGE_TIMEOUT = timedelta(minutes=10)
-HEARTBEAT = timedelta(seconds=30)
-CREDITS_PATCH = "credits-grace"  # histories from before prepaid depletion handling
-# Histories from before records were reported while the next page was being computed.
-REPORT_WHILE_METERING_PATCH = "report-while-metering"
+from workflows.policies import PAGE_TIMEOUT, QUICK, SLOW_HEARTBEAT, UNTIL_DONE
 
 
 def _scheduled_time() -> datetime | None:
@@ -64,19 +52,18 @@ class MeteringWorkflow:
         hours = await workflow.execute_activity_method(
             MeteringActivities.metering_hours,
             HoursToMeter(target=target, catch_up=inp.catch_up, catch_up_hours=inp.catch_up_hours),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+            start_to_close_timeout=QUICK,
+            retry_policy=UNTIL_DONE,
         )
         await workflow.execute_activity_method(
             MeteringActivities.ensure_meters,
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RETRY,
+            retry_policy=UNTIL_DONE,
         )
         result = MeteringResult()
         for hour in hours.hours:
             records = 0
             after: str | None = None
-            overlap = workflow.patched(REPORT_WHILE_METERING_PATCH)
             # While the next page is computed, the records so far go to Stripe in full
             # batches (one report at a time), so the hour's requests stay ceil(n / 100).
             reporting: workflow.ActivityHandle[ReportUsageResult] | None = None
@@ -85,31 +72,31 @@ class MeteringWorkflow:
                     MeteringActivities.meter_usage_page,
                     MeterPageInput(hour=hour, after_billed_account=after, limit=inp.page_size),
                     start_to_close_timeout=PAGE_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT,
-                    retry_policy=RETRY,
+                    heartbeat_timeout=SLOW_HEARTBEAT,
+                    retry_policy=UNTIL_DONE,
                 )
                 records += page.lines
                 result.inserted += page.inserted
-                if page.depleted and workflow.patched(CREDITS_PATCH):
+                if page.depleted:
                     # Prepaid accounts left at or below zero: their credits workflows
                     # (started or signalled) mail the owner and run the grace period.
                     await workflow.execute_activity_method(
                         CreditsActivities.credits_start_grace,
                         CreditsDepletedBatch(accounts=page.depleted),
                         start_to_close_timeout=PAGE_TIMEOUT,
-                        heartbeat_timeout=HEARTBEAT,
-                        retry_policy=RETRY,
+                        heartbeat_timeout=SLOW_HEARTBEAT,
+                        retry_policy=UNTIL_DONE,
                     )
                 after = page.next_after
-                if overlap and after is not None and (reporting is None or reporting.done()):
+                if after is not None and (reporting is None or reporting.done()):
                     if reporting is not None:
                         result.reported += (await reporting).reported
                     reporting = workflow.start_activity_method(
                         MeteringActivities.report_usage,
                         ReportUsageInput(hour=hour, limit=inp.report_batch, full_batches_only=True),
                         start_to_close_timeout=PAGE_TIMEOUT,
-                        heartbeat_timeout=HEARTBEAT,
-                        retry_policy=RETRY,
+                        heartbeat_timeout=SLOW_HEARTBEAT,
+                        retry_policy=UNTIL_DONE,
                     )
                 if after is None:
                     break
@@ -120,8 +107,8 @@ class MeteringWorkflow:
                     MeteringActivities.report_usage,
                     ReportUsageInput(hour=hour, limit=inp.report_batch),
                     start_to_close_timeout=PAGE_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT,
-                    retry_policy=RETRY,
+                    heartbeat_timeout=SLOW_HEARTBEAT,
+                    retry_policy=UNTIL_DONE,
                 )
                 result.reported += sent.reported
                 if not sent.remaining:
@@ -129,8 +116,8 @@ class MeteringWorkflow:
             await workflow.execute_activity_method(
                 MeteringActivities.mark_hour_metered,
                 MeteredHour(hour=hour, records=records),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RETRY,
+                start_to_close_timeout=QUICK,
+                retry_policy=UNTIL_DONE,
             )
             result.hours.append(hour)
         return result

@@ -23,6 +23,10 @@ the API answers with 409); repeating a request that is already under way is acce
 Every status change is a pod event (metering reads them) and the `Stage` search
 attribute. The workflow continues-as-new when Temporal suggests it, once its handlers
 have finished, carrying its state in `PodInput`.
+
+Bookkeeping (status, pod events, snapshot rows, activity, keys) is short database
+upserts keyed by business identity: local activities, with no task-queue round trip.
+Steps on a pod's host go over SSH as activities that heartbeat.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.edge import EDGE_REJECTED, EdgeActivities
+    from activities.edge import EdgeActivities
     from activities.pods.hosts import PodHostActivities
     from activities.pods.records import PodRecordActivities
     from tenantry.contracts.common import SA_ACCOUNT_ID, SA_POD_ID, SA_STAGE, PodErrorType
@@ -59,38 +63,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from tenantry.contracts.podhost import ContainerInfo, SnapshotRef
 
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=6,
-    non_retryable_error_types=list(PodErrorType.NON_RETRYABLE),
+from workflows.policies import (
+    EDGE_RETRY,
+    HOST_TIMEOUT,
+    PLACEMENT_RETRY,
+    POD_CLEANUP_RETRY,
+    POD_STEP_RETRY,
+    QUICK,
+    step,
 )
-# Waiting for a host with room: a while, then the pod fails with a reason.
-PLACEMENT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-    maximum_attempts=8,
-)
-# Cleanup and bookkeeping never give up: a leftover container costs money every hour.
-UNDO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["HostKeyMismatch", "HostAuthFailed", "PodConflict"],
-)
-# The edge: waited for as long as it takes (a pod is only up once it can be reached); a
-# route Caddy refuses is a bug no retry fixes, and is logged rather than failing the pod.
-EDGE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=[EDGE_REJECTED],
-)
-EDGE_TIMEOUT = timedelta(seconds=30)
-DB_TIMEOUT = timedelta(seconds=30)
-# The patch under which the pod's database writes run as local activities.
-LOCAL_RECORDS = "pod-local-records"
-HOST_TIMEOUT = timedelta(minutes=15)
 
 Op = str  # "hibernate" | "restore" | "destroy"
 
@@ -254,20 +235,23 @@ class PodWorkflow:
     async def _touch(self, source: str) -> None:
         self._s.last_activity = workflow.now()
         self._s.last_activity_source = source
-        await self._db(
+        await step(
             PodRecordActivities.pod_record_activity,
             PodActivity(pod_id=self._s.pod_id, at=self._s.last_activity, source=source),
+            local=True,
+            limit=QUICK,
+            retry=POD_CLEANUP_RETRY,
         )
 
     # -- steps ------------------------------------------------------------------------
     async def _create(self) -> None:
         await self._record(PodStatus.CREATING)
         try:
-            placement = await workflow.execute_activity_method(
+            placement = await step(
                 PodRecordActivities.pod_reserve_host,
                 ReserveHostInput(pod_id=self._s.pod_id, tier=self._s.spec.tier),
-                start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=PLACEMENT_RETRY,
+                limit=QUICK,
+                retry=PLACEMENT_RETRY,
             )
             self._s.placement = placement
             info = await self._host(
@@ -317,7 +301,7 @@ class PodWorkflow:
             info_again = await self._host(
                 PodHostActivities.pod_run_container,
                 PodRunInput(placement=placement, spec=self._s.spec),
-                retry=UNDO_RETRY,
+                retry=POD_CLEANUP_RETRY,
             )
             await self._running(info_again, "hibernate-failed")
             return
@@ -334,11 +318,11 @@ class PodWorkflow:
         self._s.error = None
         await self._record(PodStatus.RESTORING)
         try:
-            placement = await workflow.execute_activity_method(
+            placement = await step(
                 PodRecordActivities.pod_reserve_host,
                 ReserveHostInput(pod_id=self._s.pod_id, tier=self._s.spec.tier),
-                start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=PLACEMENT_RETRY,
+                limit=QUICK,
+                retry=PLACEMENT_RETRY,
             )
         except ActivityError as err:
             self._s.error = f"restore failed: {_reason(err)}"
@@ -379,7 +363,13 @@ class PodWorkflow:
             await self._delete_snapshot(snap.ref)
             await self._snapshot_row(snap.snapshot_id, "deleted", ref=snap.ref)
         self._s.snapshots = []
-        await self._db(PodRecordActivities.pod_delete_keys, self._s.pod_id, retry=UNDO_RETRY)
+        await step(
+            PodRecordActivities.pod_delete_keys,
+            self._s.pod_id,
+            local=True,
+            limit=QUICK,
+            retry=POD_CLEANUP_RETRY,
+        )
         await self._record(PodStatus.DESTROYED, clear_host=True)
 
     async def _prune_snapshots(self) -> None:
@@ -390,22 +380,8 @@ class PodWorkflow:
             await self._snapshot_row(old.snapshot_id, "deleted", ref=old.ref)
 
     # -- the edge ---------------------------------------------------------------------
-    def _edge(self) -> bool:
-        """Whether this point of the pod's history routes the pod at the edge.
-
-        Histories from before the edge have no route commands; the patch keeps them
-        replaying. Its id carries the pod's event sequence number so that each status
-        change decides anew: a patch id is decided once per run, so with one fixed id a
-        pod whose workflow began before the edge would decide "no" while replaying its
-        first change and stay off the edge until it continued-as-new; this way it is
-        routed from its next change on.
-        """
-        return workflow.patched(f"pod-edge-routes-{self._s.event_seq}")
-
     async def _route(self, info: ContainerInfo | None) -> None:
         """Routes each service to the container's published port, or (None) to the waker."""
-        if not self._edge():
-            return
         targets: dict[str, str | None] = {svc.name: None for svc in self._s.spec.services}
         if info is not None:
             targets.update({p.name: f"{p.host_address}:{p.host_port}" for p in info.ports})
@@ -418,14 +394,11 @@ class PodWorkflow:
         await self._edge_call(EdgeActivities.edge_route_pod, routes)
 
     async def _unroute(self) -> None:
-        if self._edge():
-            await self._edge_call(EdgeActivities.edge_remove_pod_routes_if_present, self._s.pod_id)
+        await self._edge_call(EdgeActivities.edge_remove_pod_routes_if_present, self._s.pod_id)
 
     async def _edge_call(self, fn: Callable[..., Awaitable[Any]], arg: Any) -> None:
         try:
-            await workflow.execute_activity_method(
-                fn, arg, start_to_close_timeout=EDGE_TIMEOUT, retry_policy=EDGE_RETRY
-            )
+            await step(fn, arg, limit=QUICK, retry=EDGE_RETRY)
         except ActivityError as err:
             workflow.logger.warning("pod %s: edge not updated: %s", self._s.pod_id, _reason(err))
 
@@ -450,17 +423,17 @@ class PodWorkflow:
         if placement is None:
             return
         call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
-        await self._host(PodHostActivities.pod_remove_container_if_present, call, UNDO_RETRY)
-        await self._host(PodHostActivities.pod_remove_workspace_if_present, call, UNDO_RETRY)
+        await self._host(PodHostActivities.pod_remove_container_if_present, call, POD_CLEANUP_RETRY)
+        await self._host(PodHostActivities.pod_remove_workspace_if_present, call, POD_CLEANUP_RETRY)
         self._s.placement = None
         self._s.container = None
 
     async def _delete_snapshot(self, ref: SnapshotRef) -> None:
-        await workflow.execute_activity_method(
+        await step(
             PodHostActivities.pod_delete_snapshot_if_present,
             ref,
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=UNDO_RETRY,
+            limit=timedelta(minutes=2),
+            retry=POD_CLEANUP_RETRY,
         )
 
     async def _snapshot_row(
@@ -471,7 +444,7 @@ class PodWorkflow:
         ref: SnapshotRef | None = None,
         s3_key: str | None = None,
     ) -> None:
-        await self._db(
+        await step(
             PodRecordActivities.pod_record_snapshot,
             SnapshotStatusChange(
                 snapshot_id=snapshot_id,
@@ -480,13 +453,16 @@ class PodWorkflow:
                 ref=ref,
                 s3_key=s3_key,
             ),
+            local=True,
+            limit=QUICK,
+            retry=POD_CLEANUP_RETRY,
         )
 
     async def _record(self, status: PodStatus, **fields: Any) -> None:
         self._s.status = status
         self._s.event_seq += 1
         workflow.upsert_search_attributes([SA_STAGE.value_set(status.value)])
-        await self._db(
+        await step(
             PodRecordActivities.pod_record_status,
             PodStatusChange(
                 pod_id=self._s.pod_id,
@@ -498,32 +474,19 @@ class PodWorkflow:
                 last_activity_source=self._s.last_activity_source,
                 **fields,
             ),
-        )
-
-    async def _db(
-        self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = UNDO_RETRY
-    ) -> Any:
-        """A bookkeeping write (status, pod event, snapshot row, activity, keys).
-
-        Short database upserts, keyed by business identity: as local activities they
-        need no task-queue round trip. A run that began before `LOCAL_RECORDS` keeps
-        writing them as ordinary activities until it continues as new.
-        """
-        if workflow.patched(LOCAL_RECORDS):
-            return await workflow.execute_local_activity_method(
-                fn, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=retry
-            )
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=retry
+            local=True,
+            limit=QUICK,
+            retry=POD_CLEANUP_RETRY,
         )
 
     async def _host(
-        self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = STEP_RETRY
+        self, fn: Callable[..., Awaitable[Any]], arg: Any, retry: RetryPolicy = POD_STEP_RETRY
     ) -> Any:
-        return await workflow.execute_activity_method(
+        """A step on the pod's host, over SSH: an activity that heartbeats."""
+        return await step(
             fn,
             arg,
-            start_to_close_timeout=HOST_TIMEOUT,
-            heartbeat_timeout=timedelta(seconds=self._s.heartbeat_seconds),
-            retry_policy=retry,
+            limit=HOST_TIMEOUT,
+            heartbeat=timedelta(seconds=self._s.heartbeat_seconds),
+            retry=retry,
         )

@@ -24,12 +24,9 @@ suggests it (or past `max_history_length`), once the tenants in flight are done.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -47,21 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TenantDeployInput,
     )
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-# A tenant busy with another operation (suspend, tier change) is retried for ~15 minutes.
-DEPLOY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=30,
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-FOREVER = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-HEARTBEAT = timedelta(seconds=30)
+from workflows.policies import DEPLOY_RETRY, FOREVER, SLOW_HEARTBEAT, STEP_RETRY, step
 
 
 @workflow.defn
@@ -135,10 +118,11 @@ class RolloutWorkflow:
             self._s.error = self._s.error or f"the rollout failed: {err.cause or err}"
         await workflow.wait_condition(lambda: not self._in_flight)
         if self._s.halted or self._s.cancel_requested:
-            await self._act(
+            await step(
                 RolloutActivities.rollout_finish_pending,
                 RolloutRef(rollout_id=self._s.rollout_id),
                 retry=FOREVER,
+                limit=self._quick,
             )
         self._finished = (
             RolloutStatus.FAILED
@@ -154,8 +138,11 @@ class RolloutWorkflow:
 
     async def _roll(self) -> None:
         if not self._s.prepared:
-            await self._act(
-                RolloutActivities.rollout_prepare, RolloutRef(rollout_id=self._s.rollout_id)
+            await step(
+                RolloutActivities.rollout_prepare,
+                RolloutRef(rollout_id=self._s.rollout_id),
+                limit=self._quick,
+                retry=STEP_RETRY,
             )
             self._s.prepared = True
         await self._record()
@@ -205,13 +192,15 @@ class RolloutWorkflow:
 
     async def _next_target(self) -> str | None:
         if not self._buffer and not self._exhausted:
-            page = await self._act(
+            page = await step(
                 RolloutActivities.rollout_targets,
                 RolloutTargetsInput(
                     rollout_id=self._s.rollout_id,
                     after_tenant_id=self._s.after_tenant_id,
                     limit=self._s.page_size,
                 ),
+                limit=self._quick,
+                retry=STEP_RETRY,
             )
             self._buffer = list(page.tenant_ids)
             self._exhausted = len(self._buffer) < self._s.page_size
@@ -228,7 +217,7 @@ class RolloutWorkflow:
     async def _deploy(self, tenant_id: str) -> None:
         budget = timedelta(seconds=self._s.health_budget_seconds)
         try:
-            result = await workflow.execute_activity_method(
+            result = await step(
                 RolloutActivities.rollout_deploy_tenant,
                 TenantDeployInput(
                     rollout_id=self._s.rollout_id,
@@ -237,9 +226,9 @@ class RolloutWorkflow:
                     health_budget_seconds=self._s.health_budget_seconds,
                 ),
                 # the deploy, two gates and the rollback, each with its retries
-                start_to_close_timeout=budget * 2 + timedelta(minutes=15),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=DEPLOY_RETRY,
+                limit=budget * 2 + timedelta(minutes=15),
+                heartbeat=SLOW_HEARTBEAT,
+                retry=DEPLOY_RETRY,
             )
             if result.status in ROLLOUT_TENANT_BAD:
                 await self._halt(f"tenant {tenant_id} {result.status.value}: {result.reason}")
@@ -280,7 +269,7 @@ class RolloutWorkflow:
         async with self._record_lock:
             status = self._status()
             workflow.upsert_search_attributes([SA_STAGE.value_set(status.value)])
-            await self._act(
+            await step(
                 RolloutActivities.rollout_record_status,
                 RolloutStatusRecord(
                     rollout_id=self._s.rollout_id,
@@ -289,11 +278,5 @@ class RolloutWorkflow:
                     error=self._s.error,
                 ),
                 retry=FOREVER,
+                limit=self._quick,
             )
-
-    async def _act(
-        self, method: Callable[..., Any], arg: Any, *, retry: RetryPolicy = RETRY
-    ) -> Any:
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=self._quick, retry_policy=retry
-        )

@@ -10,6 +10,11 @@ lost), and undo steps are idempotent (`*_if_present`).
 Operators repair a failed signup by resetting this workflow to the workflow task that
 started provisioning (see README, "Runbook"): compensation left nothing behind, every
 step adopts what exists, and a subscription cancelled by compensation is replaced once.
+
+Quick idempotent steps (the tenant's row, Stripe, mail) run as local activities, in the
+worker that runs the workflow, and the writes between two stage changes (rows, the
+provisioning log, the signup's stage) go in one: a task-queue round trip per write was
+most of a signup's time. Long steps (server, DNS, health) are activities that heartbeat.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -68,26 +73,16 @@ with workflow.unsafe.imports_passed_through():
     from tenantry.rules.plans import TENANT_PLANS, TenantTier
     from workflows.tenant import TenantWorkflow
 
-TENANT_NAMESPACE = uuid.UUID("0f6c51e8-5b1f-4c55-8a0e-7d0b3c7f2a11")
+from workflows.policies import (
+    FOREVER,
+    HEARTBEAT,
+    HOST_TIMEOUT,
+    PAGE_TIMEOUT,
+    STEP_RETRY,
+    step,
+)
 
-# Transient faults retry with backoff; after this many attempts a step has failed for good.
-STEP_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-# Undo steps never give up: leaving a server behind costs money every hour.
-UNDO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
-# Long steps heartbeat at least every 5 s; a dead worker's step is retried after this.
-HEARTBEAT = timedelta(seconds=10)
-# The patch under which short steps run as local activities, in the worker that runs the
-# workflow: the database writes (records, the provisioning log) and the quick, idempotent
-# calls to Stripe and the mail server. Long steps (server, DNS, health) stay activities.
-LOCAL_STEPS = "local-short-steps"
+TENANT_NAMESPACE = uuid.UUID("0f6c51e8-5b1f-4c55-8a0e-7d0b3c7f2a11")
 
 
 @workflow.defn
@@ -215,7 +210,7 @@ class SignupWorkflow:
     async def _checkout_step(self) -> None:
         inp = self._inp
         base_key = f"{workflow.info().workflow_id}:{inp.signup_id}"
-        customer: CustomerRef = await self._short_step(
+        customer: CustomerRef = await step(
             BillingActivities.create_customer,
             CreateCustomerInput(
                 idempotency_key=f"{base_key}:customer",
@@ -223,9 +218,12 @@ class SignupWorkflow:
                 signup_id=inp.signup_id,
                 subdomain=inp.subdomain,
             ),
+            local=True,
+            limit=self._quick,
+            retry=STEP_RETRY,
         )
         self._customer_id = customer.customer_id
-        self._checkout = await self._short_step(
+        self._checkout = await step(
             BillingActivities.create_checkout_session,
             CheckoutSessionInput(
                 idempotency_key=f"{base_key}:checkout",
@@ -235,6 +233,9 @@ class SignupWorkflow:
                 tier=inp.tier,
                 expires_at=workflow.now() + timedelta(seconds=inp.checkout_expiry_seconds),
             ),
+            local=True,
+            limit=self._quick,
+            retry=STEP_RETRY,
         )
 
     async def _provision(self) -> None:
@@ -245,9 +246,9 @@ class SignupWorkflow:
         # compensated signup to (its WorkflowTaskCompleted follows this task's start).
         reset_event_id = workflow.info().get_current_history_length() + 1
         await self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
-        await self._log("provisioning.started", reset_event_id=reset_event_id)
+        self._log("provisioning.started", reset_event_id=reset_event_id)
         if self._subscription_id:
-            subscription: SubscriptionRef = await self._short_step(
+            subscription: SubscriptionRef = await step(
                 BillingActivities.ensure_subscription_active,
                 EnsureSubscriptionInput(
                     subscription_id=self._subscription_id,
@@ -256,13 +257,22 @@ class SignupWorkflow:
                     signup_id=inp.signup_id,
                     subdomain=inp.subdomain,
                 ),
+                local=True,
+                limit=self._quick,
+                retry=STEP_RETRY,
             )
             self._subscription_id = subscription.subscription_id
         tenant = self._tenant_record("provisioning")
-        keys: TenantKeys = await self._record(RecordActivities.ensure_tenant, tenant, STEP_RETRY)
+        keys: TenantKeys = await step(
+            RecordActivities.ensure_tenant,
+            tenant,
+            local=True,
+            limit=self._quick,
+            retry=STEP_RETRY,
+        )
         self._tenant_created = True
         workflow.upsert_search_attributes([SA_TENANT_ID.value_set(self._tenant_id)])
-        await self._log("tenant.created", tenant_id=self._tenant_id)
+        self._log("tenant.created", tenant_id=self._tenant_id)
 
         # Server: register the undo first; the create may land and still fail.
         await self._enter(Stage.SERVER, SignupStatus.PROVISIONING)
@@ -272,7 +282,7 @@ class SignupWorkflow:
                 HetznerActivities.delete_server_if_present, ServerRef(name=server_name)
             )
         )
-        server = await workflow.execute_activity_method(
+        server = await step(
             HetznerActivities.create_server,
             ServerSpec(
                 name=server_name,
@@ -285,17 +295,17 @@ class SignupWorkflow:
                     "tenantry/subdomain": inp.subdomain,
                 },
             ),
-            start_to_close_timeout=timedelta(minutes=15),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=STEP_RETRY,
+            limit=HOST_TIMEOUT,
+            heartbeat=HEARTBEAT,
+            retry=STEP_RETRY,
         )
         tenant.server_id, tenant.server_name, tenant.server_ip = (
             server.server_id,
             server.name,
             server.ipv4,
         )
-        await self._save_tenant(tenant)
-        await self._log(
+        self._save_tenant(tenant)
+        self._log(
             "server.ready", server_id=server.server_id, ipv4=server.ipv4, adopted=server.adopted
         )
 
@@ -303,21 +313,21 @@ class SignupWorkflow:
         await self._enter(Stage.DNS, SignupStatus.PROVISIONING)
         record = DnsRecord(fqdn=f"{inp.subdomain}.{inp.base_domain}", ipv4=server.ipv4)
         undo.append(lambda: self._undo_activity(DnsActivities.delete_dns_record_if_present, record))
-        change_id = await workflow.execute_activity_method(
+        change_id = await step(
             DnsActivities.upsert_dns_record,
             record,
-            start_to_close_timeout=timedelta(minutes=5),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=STEP_RETRY,
+            limit=timedelta(minutes=5),
+            heartbeat=HEARTBEAT,
+            retry=STEP_RETRY,
         )
         tenant.dns_record = record.fqdn
-        await self._save_tenant(tenant)
-        await self._log("dns.insync", fqdn=record.fqdn, change_id=change_id)
+        self._save_tenant(tenant)
+        self._log("dns.insync", fqdn=record.fqdn, change_id=change_id)
 
         # Health gate
         await self._enter(Stage.HEALTH, SignupStatus.PROVISIONING)
         budget = timedelta(seconds=inp.health_budget_seconds)
-        await workflow.execute_activity_method(
+        await step(
             HealthActivities.wait_healthy,
             HealthGateInput(
                 url=f"http://{server.ipv4}/health",
@@ -326,15 +336,15 @@ class SignupWorkflow:
                 ssh_host=server.ipv4,
                 ssh_host_public_key=keys.ssh_host_public_key,
             ),
-            start_to_close_timeout=budget + timedelta(minutes=2),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=STEP_RETRY,
+            limit=budget + timedelta(minutes=2),
+            heartbeat=HEARTBEAT,
+            retry=STEP_RETRY,
         )
-        await self._log("health.ok", url=f"https://{record.fqdn}")
+        self._log("health.ok", url=f"https://{record.fqdn}")
 
         # Welcome, then active.
         await self._enter(Stage.WELCOME, SignupStatus.PROVISIONING)
-        await self._short_step(
+        await step(
             MailActivities.send_email,
             EmailMessage(
                 to=inp.email,
@@ -344,9 +354,12 @@ class SignupWorkflow:
                 ),
                 dedupe_key=f"welcome-{inp.signup_id}",
             ),
+            local=True,
+            limit=self._quick,
+            retry=STEP_RETRY,
         )
         tenant.status = "active"
-        await self._save_tenant(tenant)
+        self._save_tenant(tenant)
         # A reset or repeated run finds the tenant's entity workflow already living.
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
@@ -383,15 +396,15 @@ class SignupWorkflow:
         self._error = _customer_reason(self._stage, err)
         failed_at = self._stage
         await self._enter(Stage.COMPENSATING, SignupStatus.PROVISIONING, self._error)
-        for step in reversed(self._undo):
-            await step()
+        for undo in reversed(self._undo):
+            await undo()
         if self._subscription_id and self._inp.cancel_subscription_on_failure:
             await self._undo_activity(
                 BillingActivities.cancel_subscription_if_present,
                 SubscriptionRef(subscription_id=self._subscription_id),
             )
         if self._tenant_created:
-            await self._save_tenant(self._tenant_record("failed"))
+            self._save_tenant(self._tenant_record("failed"))
         await self._enter(Stage.FAILED, SignupStatus.FAILED, self._error)
         await self._mail_quietly(
             EmailMessage(
@@ -461,23 +474,21 @@ class SignupWorkflow:
             tenant_id=self._tenant_id if self._tenant_created else None,
         )
         event = self._event(f"stage.{stage.value}", status=status.value, note=note)
-        if workflow.patched(LOCAL_STEPS):
-            progress = SignupProgress(
-                tenants=self._pending_tenants, events=[*self._pending_events, event], signup=record
-            )
-            await self._record(RecordActivities.record_signup_progress, progress)
-            self._pending_tenants, self._pending_events = [], []
-        else:
-            await self._record(RecordActivities.save_signup, record)
-            await self._record(RecordActivities.log_provisioning, event)
+        progress = SignupProgress(
+            tenants=self._pending_tenants, events=[*self._pending_events, event], signup=record
+        )
+        await step(
+            RecordActivities.record_signup_progress,
+            progress,
+            local=True,
+            limit=self._quick,
+            retry=FOREVER,
+        )
+        self._pending_tenants, self._pending_events = [], []
 
-    async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
+    def _log(self, action: str, **details: str | int | float | bool | None) -> None:
         """Logs a step's outcome; written with the next stage change (every path ends on one)."""
-        event = self._event(action, **details)
-        if workflow.patched(LOCAL_STEPS):
-            self._pending_events.append(event)
-        else:
-            await self._record(RecordActivities.log_provisioning, event)
+        self._pending_events.append(self._event(action, **details))
 
     def _event(self, action: str, **details: str | int | float | bool | None) -> ProvisioningEvent:
         return ProvisioningEvent(
@@ -499,50 +510,31 @@ class SignupWorkflow:
             stripe_subscription_id=self._subscription_id,
         )
 
-    async def _save_tenant(self, tenant: TenantRecord) -> None:
+    def _save_tenant(self, tenant: TenantRecord) -> None:
         """Saves the tenant's row as it is now; written with the next stage change."""
-        if workflow.patched(LOCAL_STEPS):
-            self._pending_tenants.append(tenant.model_copy())
-        else:
-            await self._record(RecordActivities.update_tenant, tenant)
-
-    async def _short_step(self, method: Callable[..., Any], arg: Any) -> Any:
-        """A quick, idempotent call (Stripe, mail): local under `LOCAL_STEPS`."""
-        return await self._record(method, arg, STEP_RETRY)
-
-    async def _record(
-        self, method: Callable[..., Any], arg: Any, retry: RetryPolicy = UNDO_RETRY
-    ) -> Any:
-        """Runs a short step (a database write; via `_short_step` a Stripe or mail call) in
-        the worker itself.
-
-        As local activities these need no task-queue round trip, and the writes between
-        two stages go in one: that was most of a signup's time. Histories recorded
-        before `LOCAL_STEPS` ran each as an ordinary activity and still replay that way.
-        """
-        if workflow.patched(LOCAL_STEPS):
-            return await workflow.execute_local_activity_method(
-                method, arg, start_to_close_timeout=self._quick, retry_policy=retry
-            )
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=self._quick, retry_policy=retry
-        )
+        self._pending_tenants.append(tenant.model_copy())
 
     async def _undo_activity(self, method: Callable[..., Any], arg: Any) -> None:
         """Runs an undo step to completion, even if the workflow is being cancelled."""
         handle = workflow.start_activity_method(
             method,
             arg,
-            start_to_close_timeout=timedelta(minutes=10),
+            start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
-            retry_policy=UNDO_RETRY,
+            retry_policy=FOREVER,
         )
         await asyncio.shield(handle)
-        await self._log(f"undo.{getattr(method, '__name__', 'step')}")
+        self._log(f"undo.{getattr(method, '__name__', 'step')}")
 
     async def _mail_quietly(self, message: EmailMessage) -> None:
         try:
-            await self._short_step(MailActivities.send_email, message)
+            await step(
+                MailActivities.send_email,
+                message,
+                local=True,
+                limit=self._quick,
+                retry=STEP_RETRY,
+            )
         except (ActivityError, CancelledError):
             workflow.logger.warning("could not send a notification mail")
 

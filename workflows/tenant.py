@@ -55,19 +55,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from tenantry.rules.plans import TENANT_PLANS, TenantTier
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=8,
-    non_retryable_error_types=list(ErrorType.NON_RETRYABLE),
-)
-FOREVER = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-HEARTBEAT = timedelta(seconds=10)
+from workflows.policies import FOREVER, HEARTBEAT, PAGE_TIMEOUT, STEP_RETRY, step
+
 FAILED_EVENTS = frozenset({"invoice.payment_failed"})
 PAID_EVENTS = frozenset({"invoice.payment_succeeded", "invoice.paid"})
 ROLLOUTS_REMEMBERED = 20
-# The patch under which a status and the log entry that explains it are one write.
-STATUS_WITH_LOG = "status-with-log"
 
 
 @workflow.defn
@@ -319,7 +311,7 @@ class TenantWorkflow:
             await self._resize(new)
             await self._health_gate()
             if self._s.subscription_id:
-                await self._act(
+                await step(
                     BillingActivities.change_subscription_price,
                     PriceChangeInput(
                         subscription_id=self._s.subscription_id,
@@ -327,6 +319,8 @@ class TenantWorkflow:
                         idempotency_key=f"tenant-{self._s.tenant_id}:tier-change-"
                         f"{self._s.tier_changes}:{new}",
                     ),
+                    limit=self._quick,
+                    retry=STEP_RETRY,
                 )
         except (ActivityError, ApplicationError) as err:
             # Back to the old size: the tenant stays wholly on its old tier.
@@ -405,31 +399,34 @@ class TenantWorkflow:
     async def _delete(self, op: TenantOperation) -> None:
         await self._set_status("deleting", op, "tenant.delete.start")
         if self._s.subscription_id:
-            await self._act(
+            await step(
                 BillingActivities.cancel_subscription_if_present,
                 SubscriptionRef(subscription_id=self._s.subscription_id),
                 retry=FOREVER,
+                limit=self._quick,
             )
         if self._s.fqdn and self._s.server_ip:
-            await self._act(
+            await step(
                 DnsActivities.delete_dns_record_if_present,
                 DnsRecord(fqdn=self._s.fqdn, ipv4=self._s.server_ip),
                 retry=FOREVER,
-                heartbeat=True,
+                heartbeat=HEARTBEAT,
+                limit=PAGE_TIMEOUT,
             )
         if self._s.server_name:
-            await self._act(
+            await step(
                 HetznerActivities.delete_server_if_present,
                 ServerRef(name=self._s.server_name),
                 retry=FOREVER,
-                heartbeat=True,
+                heartbeat=HEARTBEAT,
+                limit=PAGE_TIMEOUT,
             )
         await self._set_status("deleted", op, "tenant.delete.done")
 
     # -- steps ------------------------------------------------------------------------
     async def _stack(self, command: str, *args: str) -> str:
         assert self._s.server_ip is not None
-        out: str = await self._act(
+        out: str = await step(
             TenantStackActivities.run_stack_command,
             StackCommand(
                 tenant_id=self._s.tenant_id,
@@ -437,19 +434,21 @@ class TenantWorkflow:
                 command=command,
                 args=list(args),
             ),
+            limit=self._quick,
+            retry=STEP_RETRY,
         )
         return out
 
-    async def _resize(self, tier: str, retry: RetryPolicy = RETRY) -> None:
+    async def _resize(self, tier: str, retry: RetryPolicy = STEP_RETRY) -> None:
         assert self._s.server_name is not None
-        info = await self._act(
+        info = await step(
             HetznerActivities.resize_server,
             ResizeInput(
                 name=self._s.server_name,
                 server_type=TENANT_PLANS[TenantTier(tier)].server_type,
             ),
             retry=retry,
-            heartbeat=True,
+            heartbeat=HEARTBEAT,
             limit=timedelta(minutes=20),
         )
         self._s.server_ip = info.ipv4
@@ -457,7 +456,7 @@ class TenantWorkflow:
     async def _health_gate(self, version: str | None = None, seconds: float | None = None) -> None:
         assert self._s.server_ip is not None and self._s.fqdn is not None
         budget = timedelta(seconds=seconds or self._s.health_budget_seconds)
-        await self._act(
+        await step(
             HealthActivities.wait_healthy,
             HealthGateInput(
                 url=f"http://{self._s.server_ip}/health",
@@ -465,29 +464,22 @@ class TenantWorkflow:
                 deadline=workflow.now() + budget,
                 expect_version=version,
             ),
-            heartbeat=True,
+            heartbeat=HEARTBEAT,
             limit=budget + timedelta(minutes=2),
+            retry=STEP_RETRY,
         )
 
     async def _set_status(self, status: str, op: TenantOperation, action: str) -> None:
         await self._save_and_log(status, action, actor=op.actor, reason=op.reason)
         await self._audit(op, action, {"reason": op.reason})
 
-    async def _save(self, status: str) -> None:
-        await self._act(RecordActivities.update_tenant, self._record(status), retry=FOREVER)
-
     async def _save_and_log(
         self, status: str, action: str, **details: str | int | float | bool | None
     ) -> None:
         """The tenant's row and the log entry that explains the change, in one write, so
-        that nobody sees the new status without its reason (histories from before
-        `STATUS_WITH_LOG` made them two writes)."""
-        if not workflow.patched(STATUS_WITH_LOG):
-            await self._save(status)
-            await self._log(action, **details)
-            return
+        that nobody sees the new status without its reason."""
         change = TenantChange(tenant=self._record(status), event=self._event(action, **details))
-        await self._act(RecordActivities.record_tenant_change, change, retry=FOREVER)
+        await step(RecordActivities.record_tenant_change, change, retry=FOREVER, limit=self._quick)
 
     def _record(self, status: str) -> TenantRecord:
         """The row as it is now, with `status`; also updates the search attribute."""
@@ -505,43 +497,32 @@ class TenantWorkflow:
         )
 
     async def _log(self, action: str, **details: str | int | float | bool | None) -> None:
-        await self._act(
-            RecordActivities.log_provisioning, self._event(action, **details), retry=FOREVER
+        await step(
+            RecordActivities.log_provisioning,
+            self._event(action, **details),
+            retry=FOREVER,
+            limit=self._quick,
         )
 
     def _event(self, action: str, **details: str | int | float | bool | None) -> ProvisioningEvent:
         return ProvisioningEvent(action=action, tenant_id=self._s.tenant_id, details=details)
 
     async def _audit(self, op: TenantOperation, action: str, details: dict[str, Any]) -> None:
-        await self._act(
+        await step(
             RecordActivities.audit,
             AuditEvent(
                 actor=op.actor, action=action, target=f"tenant:{self._s.tenant_id}", details=details
             ),
             retry=FOREVER,
+            limit=self._quick,
         )
 
     async def _mail_customer(self, subject: str, body: str, dedupe_key: str) -> None:
         if not self._s.email:
             return
-        await self._act(
+        await step(
             MailActivities.send_email,
             EmailMessage(to=self._s.email, subject=subject, body=body, dedupe_key=dedupe_key),
-        )
-
-    async def _act(
-        self,
-        method: Callable[..., Any],
-        arg: Any,
-        *,
-        retry: RetryPolicy = RETRY,
-        heartbeat: bool = False,
-        limit: timedelta | None = None,
-    ) -> Any:
-        return await workflow.execute_activity_method(
-            method,
-            arg,
-            start_to_close_timeout=limit or (timedelta(minutes=10) if heartbeat else self._quick),
-            heartbeat_timeout=HEARTBEAT if heartbeat else None,
-            retry_policy=retry,
+            limit=self._quick,
+            retry=STEP_RETRY,
         )

