@@ -67,8 +67,19 @@ DEV_DEFAULTS: dict[str, str] = {
 
 # Endpoints production insists are real (https, not loopback): the settings name them.
 PROVIDER_ENDPOINTS = ("stripe_api_base", "hetzner_endpoint", "route53_endpoint", "s3_endpoint")
-# Settings where empty means "unset": the real service, or AWS's default credential chain.
-EMPTY_MEANS_UNSET = (*PROVIDER_ENDPOINTS, "aws_access_key_id", "aws_secret_access_key")
+# Settings where empty means "unset": the real service, AWS's default credential chain,
+# no TLS material (`X=` in a deployment's env file must not become a path or a secret "").
+EMPTY_MEANS_UNSET = (
+    *PROVIDER_ENDPOINTS,
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "temporal_tls_cert_path",
+    "temporal_tls_key_path",
+    "temporal_tls_ca_path",
+    "temporal_tls_server_name",
+    "temporal_api_key",
+    "smtp_ca_file",
+)
 
 
 def nonproduction_endpoint(url: str) -> str | None:

@@ -130,6 +130,9 @@ def test_tls_settings() -> None:
     assert isinstance(api_key_only, TLSConfig)
     assert api_key_only.client_cert is None and api_key_only.server_root_ca_cert is None
     assert isinstance(tls_config(CoreSettings(env="dev", temporal_tls=True)), TLSConfig)
+    # Empty variables (a deployment's `X=` lines) are unset, not a path "." or a key "".
+    empty = CoreSettings(env="dev", temporal_tls_ca_path="", temporal_api_key="")  # type: ignore[arg-type]
+    assert tls_config(empty) is False
 
 
 def test_half_an_mtls_pair_or_a_missing_file_is_named(tmp_path: Path) -> None:
