@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tenantry.settings import CoreSettings
 
 TIMEOUT = 10.0
+DETAIL_LIMIT = 300
 WEBHOOK_PATH = "/v1/stripe/webhook"
 
 
@@ -34,9 +35,13 @@ class Check:
     fix: str = ""
 
     def line(self) -> str:
+        """One line whatever the SDKs' messages hold (some span several, some a page)."""
+        detail = " ".join(self.detail.split())
+        if len(detail) > DETAIL_LIMIT:
+            detail = detail[: DETAIL_LIMIT - 3] + "..."
         status = "ok  " if self.ok else "FAIL"
         fix = f" -> fix: {self.fix}" if not self.ok and self.fix else ""
-        return f"{status} {self.name}: {self.detail}{fix}"
+        return f"{status} {self.name}: {detail}{fix}"
 
 
 class Failed(Exception):

@@ -135,3 +135,16 @@ def test_doctor_reports_settings_a_production_process_would_refuse(tmp_path: Pat
     assert result.stdout.startswith("FAIL settings: ")
     assert "TENANTRY_ADMIN_TOKEN" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_check_is_one_line_whatever_the_sdk_said() -> None:
+    from tenantry.doctor import DETAIL_LIMIT, Check
+
+    multi = Check("stripe key", False, "Unexpected error\n\n(Network error:  refused)", "fix it")
+    assert (
+        multi.line() == "FAIL stripe key: Unexpected error (Network error: refused) -> fix: fix it"
+    )
+    long = Check("s3", False, "x" * 5000, "fix it").line()
+    assert (
+        "\n" not in long and len(long) < DETAIL_LIMIT + 50 and long.endswith("... -> fix: fix it")
+    )
