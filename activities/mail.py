@@ -17,8 +17,8 @@ from tenantry.contracts.signup import EmailMessage
 
 
 class MailActivities:
-    def __init__(self, smtp_url: str, *, sender: str, sessions: sessionmaker[Session]) -> None:
-        self._mailer = SmtpMailer(smtp_url, sender=sender)
+    def __init__(self, mailer: SmtpMailer, *, sessions: sessionmaker[Session]) -> None:
+        self._mailer = mailer
         self._sessions = sessions
 
     @activity.defn

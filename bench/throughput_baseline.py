@@ -36,7 +36,7 @@ class NoopWorkflow:
 
 
 async def run_worker(address: str, task_queue: str) -> None:
-    settings = WorkerSettings()
+    settings = WorkerSettings(env="dev")
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
     with ThreadPoolExecutor(settings.activity_threads) as pool:
         worker = Worker(

@@ -201,7 +201,7 @@ def dev_parts() -> list[DevPart]:
             ctx.watched[caddy.process.name] = caddy.process
         from tenantry.settings import CoreSettings
 
-        domain = CoreSettings().pod_base_domain
+        domain = CoreSettings(env="dev").pod_base_domain
         ctx.env.update(
             {
                 "TENANTRY_CADDY_ADMIN_URL": caddy.admin_url,

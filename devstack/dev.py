@@ -281,7 +281,7 @@ class _MotoPart:
     def aws_settings(self) -> CoreSettings:
         from tenantry.settings import CoreSettings
 
-        return CoreSettings(route53_endpoint=self.url, s3_endpoint=self.url)
+        return CoreSettings(env="dev", route53_endpoint=self.url, s3_endpoint=self.url)
 
     def stop(self) -> None:
         from devstack.moto import export_state
@@ -344,7 +344,7 @@ def _start_hetzner(ctx: DevContext) -> Stoppable:
     from tenantry.settings import CoreSettings
 
     s = ctx.settings
-    token = CoreSettings().hetzner_token.get_secret_value()
+    token = CoreSettings(env="dev").hetzner_token.get_secret_value()
     argv = [sys.executable, "-m", "devstack.hetzner", "--host", s.host]
     argv += ["--port", str(s.hetzner_port), "--state-dir", str(ctx.state_dir / "hetzner")]
     argv += ["--token", token, "--persist", "--network", s.hetzner_network]
@@ -388,7 +388,7 @@ def _start_stripe(ctx: DevContext) -> Stoppable:
     argv += ["--state-file", str(ctx.state_dir / "stripe.json")]
     process = ctx.spawn(ctx.process("stripe", argv, ready=_any_http_answer(f"{base}/")))
     ctx.env["TENANTRY_STRIPE_API_BASE"] = base
-    api_key = CoreSettings().stripe_api_key.get_secret_value()
+    api_key = CoreSettings(env="dev").stripe_api_key.get_secret_value()
     webhook_url = f"http://{s.host}:{s.api_port}/v1/stripe/webhook"
     try:
         secret = register_stripe_webhook(base, api_key, webhook_url)
@@ -482,7 +482,7 @@ def worker_polling(address: str, task_queue: str, pid: int) -> bool:
 def _start_worker(ctx: DevContext) -> Stoppable:
     from tenantry.settings import CoreSettings
 
-    task_queue = CoreSettings().task_queue
+    task_queue = CoreSettings(env="dev").task_queue
     address = ctx.env.get("TENANTRY_TEMPORAL_ADDRESS", "")
     holder: dict[str, ManagedProcess] = {}
 

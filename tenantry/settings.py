@@ -1,18 +1,27 @@
 """Settings: the one place that reads the environment.
 
 Every process builds exactly one settings object from ``TENANTRY_*`` variables (or a
-``.env`` file). Defaults point at the local stack that ``tenantry dev`` starts, so a
-developer needs no configuration; ``TENANTRY_ENV=production`` refuses every placeholder
-secret so that a production process never runs on them by accident.
+``.env`` file). ``TENANTRY_ENV`` unset means production: a process that forgot its
+environment must fail closed, not run on dev secrets against emulators. So field defaults
+are production's (an endpoint left empty is the real service; AWS keys left unset use
+the default credential chain), and ``TENANTRY_ENV=dev`` (set by ``tenantry dev`` and the
+test fixtures) fills in the local stack's endpoints instead (`DEV_DEFAULTS`).
+
+Production refuses placeholder secrets and loopback, plain-HTTP or emulator endpoints
+for Stripe, Hetzner and AWS, naming the setting to fix;
+``TENANTRY_ALLOW_NONPRODUCTION_ENDPOINTS=true`` lets a staging deployment keep real
+secrets checks while it talks to emulators.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -46,6 +55,57 @@ def _placeholder(name: str) -> SecretStr:
     return SecretStr(PLACEHOLDER_PREFIX + name)
 
 
+# Where the local stack's emulators listen; used only when TENANTRY_ENV is not production
+# and the variable is not set at all (an explicitly empty one still means the real service).
+DEV_DEFAULTS: dict[str, str] = {
+    "hetzner_endpoint": "http://127.0.0.1:8470/v1",
+    "route53_endpoint": "http://127.0.0.1:5055",
+    "s3_endpoint": "http://127.0.0.1:5055",
+    "stripe_api_base": "http://127.0.0.1:12111",
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+}
+
+# Endpoints production insists are real (https, not loopback): the settings name them.
+PROVIDER_ENDPOINTS = ("stripe_api_base", "hetzner_endpoint", "route53_endpoint", "s3_endpoint")
+# Settings where empty means "unset": the real service, AWS's default credential chain,
+# no TLS material (`X=` in a deployment's env file must not become a path or a secret "").
+EMPTY_MEANS_UNSET = (
+    *PROVIDER_ENDPOINTS,
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "temporal_tls_cert_path",
+    "temporal_tls_key_path",
+    "temporal_tls_ca_path",
+    "temporal_tls_server_name",
+    "temporal_api_key",
+    "smtp_ca_file",
+)
+
+
+def nonproduction_endpoint(url: str) -> str | None:
+    """Why `url` cannot be a production provider endpoint (None: it can).
+
+    Plain HTTP would send API keys in the clear, and a loopback, unspecified or
+    link-local address is the local stack's emulators, never Stripe, Hetzner or AWS.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return f"{parts.scheme or 'no'} scheme (production talks https)"
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "a loopback host"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_unspecified or address.is_link_local:
+        return "a loopback or local address"
+    return None
+
+
 class CoreSettings(BaseSettings):
     """What the API and the worker share: where every external system lives."""
 
@@ -53,7 +113,9 @@ class CoreSettings(BaseSettings):
         env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True
     )
 
-    env: Literal["dev", "test", "production"] = "dev"
+    env: Literal["dev", "test", "production"] = "production"
+    # Staging: production's secret checks, but emulator or plain-HTTP provider endpoints.
+    allow_nonproduction_endpoints: bool = False
     state_dir: Path = Path(".tenantry")
 
     # PostgreSQL
@@ -63,30 +125,42 @@ class CoreSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "tenantry"
+    # TLS (on when any of these is set, or `temporal_tls`): a client certificate and key
+    # for mTLS, the server's CA when it is private, the name the server's certificate
+    # carries when it differs from the address; an API key (Temporal Cloud) implies TLS.
+    temporal_tls: bool = False
+    temporal_tls_cert_path: Path | None = None
+    temporal_tls_key_path: Path | None = None
+    temporal_tls_ca_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
 
-    # Hetzner Cloud
+    # Hetzner Cloud (endpoint unset or empty: the real API)
     hetzner_token: SecretStr = _placeholder("hetzner-token")
-    hetzner_endpoint: str = "http://127.0.0.1:8470/v1"
+    hetzner_endpoint: str | None = None
     hetzner_location: str = "fsn1"
     hetzner_image: str = "ubuntu-24.04"
 
-    # AWS: Route53 and S3
-    aws_access_key_id: SecretStr = SecretStr("testing")
-    aws_secret_access_key: SecretStr = SecretStr("testing")
+    # AWS: Route53 and S3. Keys unset: boto3's default chain (IAM role, profile, env).
+    # Endpoints unset or empty: AWS's own.
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
     aws_region: str = "us-east-1"
-    route53_endpoint: str | None = "http://127.0.0.1:5055"
+    route53_endpoint: str | None = None
     route53_hosted_zone_id: str | None = None
     base_domain: str = "tenantry.test"
-    s3_endpoint: str | None = "http://127.0.0.1:5055"
+    s3_endpoint: str | None = None
     s3_bucket: str = "tenantry-snapshots"
 
-    # Stripe
+    # Stripe (API base unset or empty: api.stripe.com)
     stripe_api_key: SecretStr = SecretStr("sk_test_tenantry_dev")
-    stripe_api_base: str | None = "http://127.0.0.1:12111"
+    stripe_api_base: str | None = None
     stripe_webhook_secret: SecretStr = SecretStr("whsec_dev_placeholder")
 
-    # Mail
+    # Mail: smtp://, smtps:// or smtp+starttls:// with percent-encoded credentials; TLS
+    # verifies the server's certificate against the system CAs, or this file's (a private CA).
     smtp_url: str = "smtp://127.0.0.1:1025"
+    smtp_ca_file: Path | None = None
     mail_from: str = "Tenantry <noreply@tenantry.test>"
     admin_email: str = "ops@tenantry.test"
 
@@ -158,6 +232,37 @@ class CoreSettings(BaseSettings):
     )
     log_format: Literal["text", "json"] = "text"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_defaults(cls, data: Any) -> Any:
+        """Outside production, what is not set at all points at the local stack."""
+        if not isinstance(data, dict) or data.get("env", "production") == "production":
+            return data
+        return {**DEV_DEFAULTS, **data}
+
+    @field_validator(*EMPTY_MEANS_UNSET, mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    @model_validator(mode="after")
+    def _aws_keys_together(self) -> CoreSettings:
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ValueError(
+                "set both TENANTRY_AWS_ACCESS_KEY_ID and TENANTRY_AWS_SECRET_ACCESS_KEY, or "
+                "neither (AWS's default credential chain)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _temporal_tls_pair(self) -> CoreSettings:
+        if (self.temporal_tls_cert_path is None) != (self.temporal_tls_key_path is None):
+            raise ValueError(
+                "mTLS needs both TENANTRY_TEMPORAL_TLS_CERT_PATH and TENANTRY_TEMPORAL_TLS_KEY_PATH"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> CoreSettings:
         if self.env != "production":
@@ -174,11 +279,48 @@ class CoreSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _refuse_emulators_in_production(self) -> CoreSettings:
+        if self.env != "production" or self.allow_nonproduction_endpoints:
+            return self
+        wrong = []
+        for name in PROVIDER_ENDPOINTS:
+            url = getattr(self, name)
+            why = nonproduction_endpoint(url) if url else None
+            if why:
+                wrong.append(f"TENANTRY_{name.upper()}={url} ({why})")
+        if wrong:
+            raise ValueError(
+                "production refuses emulator endpoints: "
+                + "; ".join(wrong)
+                + ". Leave them empty for the real services, or set "
+                "TENANTRY_ALLOW_NONPRODUCTION_ENDPOINTS=true (staging)"
+            )
+        return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        return self.temporal_tls or any(
+            value is not None
+            for value in (
+                self.temporal_tls_cert_path,
+                self.temporal_tls_ca_path,
+                self.temporal_tls_server_name,
+                self.temporal_api_key,
+            )
+        )
+
     def to_env(self) -> dict[str, str]:
-        """These settings as `TENANTRY_*` variables, for a child process (worker, API)."""
+        """These settings as `TENANTRY_*` variables, for a child process (worker, API).
+
+        An unset endpoint or AWS key is passed as empty, which means the same thing
+        (the real service) whatever the child's environment would default it to.
+        """
         env: dict[str, str] = {}
         for name, value in self:
             if value is None:
+                if name in EMPTY_MEANS_UNSET:
+                    env[f"TENANTRY_{name.upper()}"] = ""
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
@@ -256,7 +398,7 @@ class HostAgentSettings(BaseSettings):
         env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
     )
 
-    env: Literal["dev", "test", "production"] = "dev"
+    env: Literal["dev", "test", "production"] = "production"
     api_url: str = "http://127.0.0.1:8000"
     host_bootstrap_token: SecretStr = _placeholder("host-bootstrap-token")
     host_name: str | None = None

@@ -5,9 +5,15 @@ dockerd, ...) has its fixtures in its own module there, started on free ports so
 tests never clash with a running `tenantry dev`.
 """
 
+import os
 from pathlib import Path
 
 import pytest
+
+# TENANTRY_ENV unset means production, which refuses the placeholder secrets and the
+# emulator endpoints every test runs on: the suite, and every process it starts, is dev.
+# (tests/settings/ unsets it on purpose, for the one child process it checks.)
+os.environ["TENANTRY_ENV"] = "dev"
 
 pytest.register_assert_rewrite("tests.fixtures", "tests.support")
 

@@ -37,6 +37,7 @@ from tenantry.clients.sdk import (
     stripe_client,
     stripe_meter_stream_client,
 )
+from tenantry.clients.smtp import smtp_mailer
 from tenantry.settings import CoreSettings
 from workflows.credits import CreditsWorkflow
 from workflows.health_sweep import HealthSweepWorkflow
@@ -96,7 +97,7 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         poll_interval=settings.provider_poll_interval.total_seconds(),
     )
     billing = BillingActivities(stripe_client(settings), public_url=settings.public_url)
-    mail = MailActivities(settings.smtp_url, sender=settings.mail_from, sessions=sync_sessions)
+    mail = MailActivities(smtp_mailer(settings), sessions=sync_sessions)
     health = HealthActivities(ssh_key_path=settings.ssh_key_path)
     metering = MeteringActivities(
         sync_sessions,

@@ -30,7 +30,7 @@ from api.schemas.team import (
 )
 from db.models import Account, TeamInvite
 from db.repo import team as repo
-from tenantry.clients.smtp import SmtpMailer
+from tenantry.clients.smtp import smtp_mailer
 from tenantry.crypto import hash_secret
 from tenantry.settings import ApiSettings
 
@@ -107,7 +107,7 @@ def _send_invite(
         f"       -H 'Authorization: Bearer <your API key>' -d '{{\"token\": \"{token}\"}}'\n\n"
         f"It works once, until {row.expires_at:%Y-%m-%d %H:%M} UTC.\n"
     )
-    SmtpMailer(settings.smtp_url, sender=settings.mail_from).send(
+    smtp_mailer(settings).send(
         to=email,
         subject="You are invited to a Tenantry team",
         body=body,

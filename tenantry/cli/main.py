@@ -66,6 +66,14 @@ def migrate() -> None:
     typer.echo("database schema is at head")
 
 
+@app.command()
+def doctor() -> None:
+    """Check this process's settings and reach every service with them (exit 1 on a failure)."""
+    from tenantry.doctor import run_doctor
+
+    raise typer.Exit(run_doctor(typer.echo))
+
+
 def _register_groups() -> None:
     from tenantry.cli import host_agent, hosts, pods, rollouts, signups, tenants, usage, webhooks
 

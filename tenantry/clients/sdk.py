@@ -1,12 +1,15 @@
 """SDK clients built from settings: the one place endpoints and credentials meet code.
 
 Endpoint overrides (the local stack's emulators and moto) are settings, so the same
-code talks to the real services in production.
+code talks to the real services in production. An unset endpoint means the real
+service: each SDK then uses its own default (Hetzner's is spelled out: hcloud has no
+name for it). Unset AWS keys leave boto3 to its default credential chain (IAM role,
+profile, environment): an empty key passed to boto3 would override that chain.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import stripe
@@ -18,11 +21,14 @@ if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_s3 import S3Client
 
+# hcloud's own default, which it does not export; a test checks they still agree.
+HETZNER_API = "https://api.hetzner.cloud/v1"
+
 
 def hetzner_client(settings: CoreSettings, *, poll_interval: float = 1.0) -> HetznerClient:
     return HetznerClient(
         token=settings.hetzner_token.get_secret_value(),
-        api_endpoint=settings.hetzner_endpoint,
+        api_endpoint=settings.hetzner_endpoint or HETZNER_API,
         application_name="tenantry",
         poll_interval=poll_interval,
         timeout=30,
@@ -52,24 +58,23 @@ def stripe_meter_stream_client(settings: CoreSettings, token: str) -> stripe.Str
     )
 
 
+def _aws_arguments(settings: CoreSettings, endpoint: str | None) -> dict[str, Any]:
+    """boto3 arguments: only what is set, so that unset means AWS's own defaults."""
+    arguments: dict[str, Any] = {"region_name": settings.aws_region}
+    if endpoint:
+        arguments["endpoint_url"] = endpoint
+    if settings.aws_access_key_id is not None and settings.aws_secret_access_key is not None:
+        arguments["aws_access_key_id"] = settings.aws_access_key_id.get_secret_value()
+        arguments["aws_secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
+    return arguments
+
+
 def route53_client(settings: CoreSettings) -> Route53Client:
-    return boto3.client(
-        "route53",
-        endpoint_url=settings.route53_endpoint,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
-        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
-    )
+    return boto3.client("route53", **_aws_arguments(settings, settings.route53_endpoint))
 
 
 def s3_client(settings: CoreSettings) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id.get_secret_value(),
-        aws_secret_access_key=settings.aws_secret_access_key.get_secret_value(),
-    )
+    return boto3.client("s3", **_aws_arguments(settings, settings.s3_endpoint))
 
 
 def hosted_zone_id(settings: CoreSettings, route53: Route53Client) -> str:
