@@ -41,6 +41,17 @@ def _seconds(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
+# Docker and Compose mount secrets here: a file `tenantry_<setting>` sets that setting, so
+# production keeps secrets out of environment variables (an environment variable still
+# wins). Only when the directory exists: elsewhere pydantic-settings would warn on every
+# settings object.
+SECRETS_DIR = Path("/run/secrets")
+
+
+def _secrets_dir() -> Path | None:
+    return SECRETS_DIR if SECRETS_DIR.is_dir() else None
+
+
 def _placeholder(name: str) -> SecretStr:
     return SecretStr(PLACEHOLDER_PREFIX + name)
 
@@ -49,7 +60,11 @@ class CoreSettings(BaseSettings):
     """What the API and the worker share: where every external system lives."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="TENANTRY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        secrets_dir=_secrets_dir(),
     )
 
     env: Literal["dev", "test", "production"] = "dev"
@@ -237,7 +252,12 @@ class HostAgentSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="TENANTRY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        secrets_dir=_secrets_dir(),
     )
 
     env: Literal["dev", "test", "production"] = "dev"
