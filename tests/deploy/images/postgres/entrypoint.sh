@@ -13,7 +13,7 @@ if [ ! -s "$data/PG_VERSION" ]; then
     cat "$POSTGRES_PASSWORD_FILE" >"$pw"
     chown postgres "$pw"
     runuser -u postgres -- "$bin/initdb" -D "$data" -U "$POSTGRES_USER" --pwfile="$pw" \
-        --auth-host=scram-sha-256 --auth-local=trust >/dev/null
+        --auth-host=scram-sha-256 --auth-local=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pw"
     echo "CREATE DATABASE $POSTGRES_DB OWNER $POSTGRES_USER;" \
         | runuser -u postgres -- "$bin/postgres" --single -D "$data" -j postgres >/dev/null
