@@ -204,6 +204,41 @@ def deployed(
         compose.run("down", "-v", "-t", "5", check=False)
 
 
+def _connected_sockets(port: int) -> set[str]:
+    """Inodes of established TCP connections to 127.0.0.1:``port`` (host network)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, inode = fields[2], fields[3], fields[9]
+        if state == "01" and remote == f"0100007F:{port:04X}":
+            found.add(inode)
+    return found
+
+
+def worker_calling(docker_host: str, workers: list[str], port: int, timeout: float) -> str:
+    """The worker container holding a connection to ``port``: the one running the step.
+
+    Temporal names every worker `pid@hostname`, which is the same for all of them in the
+    host's network, so the sockets of each container's process say who is doing the work.
+    """
+    pids = {
+        c: docker_cli(docker_host, "inspect", "-f", "{{.State.Pid}}", c).strip() for c in workers
+    }
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wanted = _connected_sockets(port)
+        for container, pid in pids.items():
+            fds = Path(f"/proc/{pid}/fd")
+            try:
+                links = {os.readlink(fd) for fd in fds.iterdir()}
+            except OSError:
+                continue
+            if any(f"socket:[{inode}]" in links for inode in wanted):
+                return container
+        time.sleep(0.05)
+    raise AssertionError(f"no worker called port {port} within {timeout} s")
+
+
 def active_tenants(stack: Deployed) -> list[str]:
     with stack.admin() as admin:
         response = admin.get("/v1/admin/tenants")
@@ -231,11 +266,18 @@ def test_signup_scale_kill_and_restart(deployed: Deployed) -> None:
     workers = compose.containers("worker")
     assert len(workers) == 3
 
+    # Server actions take 5 s now: the worker polling one is killed while it polls, and
+    # another one must adopt the server by its name rather than create a second.
+    stack.hetzner.admin.post("/_admin/config", {"action_duration": 5})
     second = stack.signup("second")
     pay(second["checkout_url"])
     stack.wait_status(second, {"provisioning"})
-    docker_cli(compose.docker_host, "kill", workers[0])
+    hetzner_port = int(stack.hetzner.url.rsplit(":", 1)[1])
+    victim = worker_calling(compose.docker_host, workers, hetzner_port, timeout=30)
+    docker_cli(compose.docker_host, "kill", victim)
+    stack.hetzner.admin.post("/_admin/config", {"action_duration": 0.2})
     stack.wait_status(second, {"active"}, timeout=240)
+    assert victim not in compose.containers("worker")
     assert active_tenants(stack) == ["first", "second"]
     assert len(stack.servers()) == 2, stack.servers()
 
