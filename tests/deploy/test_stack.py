@@ -5,7 +5,7 @@ daemon; the outside world is the emulators the other tests use (Hetzner, Stripe,
 the mail sink), on the host. A signup goes from the API to an active tenant; with three
 workers, one is killed mid-signup and the next signup still ends with one tenant and one
 server; `docker compose down` (volumes kept) and `up` again find every tenant where it
-was.
+was, and a third signup goes through.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class Deployed:
     compose: Compose
     api_url: str
     hetzner: HetznerEmulator
+    caddy_admin_url: str
 
     def admin(self) -> httpx.Client:
         return httpx.Client(
@@ -76,6 +77,20 @@ class Deployed:
             self.compose.run("up", "-d", *args, timeout=600)
         except AssertionError as exc:
             pytest.fail(f"{exc}\n{self.logs()}")
+
+    def wait_edge(self, timeout: float = 60) -> None:
+        """Caddy answers on its admin API and the edge agent follows its access log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            agent = self.compose.run("logs", "--no-color", "edge-agent", check=False)
+            try:
+                caddy = httpx.get(f"{self.caddy_admin_url}/config/", timeout=2).status_code
+            except httpx.TransportError:
+                caddy = 0
+            if caddy == 200 and "edge agent following" in agent:
+                return
+            time.sleep(0.5)
+        pytest.fail(f"the edge did not come up\n{self.logs()}")
 
     def logs(self) -> str:
         return self.compose.run("logs", "--no-color", "--tail", "60", check=False)[-12000:]
@@ -197,7 +212,7 @@ def deployed(
         },
     )
     try:
-        yield Deployed(compose, api_url, hetzner)
+        yield Deployed(compose, api_url, hetzner, f"http://127.0.0.1:{admin_port}")
     finally:
         if os.environ.get("TENANTRY_TEST_SHOW_WORKER_LOGS"):
             print(compose.run("logs", "--no-color", check=False))
@@ -254,7 +269,10 @@ def test_signup_scale_kill_and_restart(deployed: Deployed) -> None:
     started = time.monotonic()
     stack.up()
     stack.wait_ready()
+    stack.wait_edge()
     assert len(compose.containers("worker")) == 1
+    running = set(compose.run("ps", "--status", "running", "--services").split())
+    assert running == {"postgres", "temporal", "api", "worker", "caddy", "edge-agent"}
 
     first = stack.signup("first")
     pay(first["checkout_url"])
@@ -289,4 +307,9 @@ def test_signup_scale_kill_and_restart(deployed: Deployed) -> None:
     assert active_tenants(stack) == ["first", "second"]
     assert stack.status(first)["status"] == "active"
     assert len(stack.servers()) == 2
+    third = stack.signup("third")  # and the restarted stack goes on working
+    pay(third["checkout_url"])
+    stack.wait_status(third, {"active"})
+    assert active_tenants(stack) == ["first", "second", "third"]
+    assert len(stack.servers()) == 3
     print(f"deployment test: {time.monotonic() - started:.0f} s with the stack up")
