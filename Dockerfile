@@ -11,18 +11,22 @@
 # there first (`pip wheel -w deploy/wheelhouse .`) and passes --build-arg OFFLINE_WHEELS=1.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-FROM ${BASE_IMAGE} AS builder
+FROM ${BASE_IMAGE} AS deps
 # Non-empty: install from deploy/wheelhouse/ only, never the index.
 ARG OFFLINE_WHEELS=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_FIND_LINKS=/wheelhouse
 RUN python3 -m venv /opt/tenantry
 COPY deploy/wheelhouse/ /wheelhouse/
-# Dependencies first, from pyproject.toml alone (no packages yet, an empty readme), so
-# that this layer is rebuilt only when the dependencies change, not on every commit.
+# The dependencies, from pyproject.toml alone (no packages yet, an empty readme): this
+# stage is rebuilt only when they change, and so is its layer in the runtime image.
 COPY pyproject.toml /src/pyproject.toml
 RUN touch /src/README.md \
     && /opt/tenantry/bin/pip install ${OFFLINE_WHEELS:+--no-index} /src \
     && /opt/tenantry/bin/pip uninstall -y tenantry
+
+# The project itself, beside the venv (--target): a release changes only this small layer.
+FROM deps AS app
+ARG OFFLINE_WHEELS=
 COPY README.md /src/README.md
 COPY tenantry /src/tenantry
 COPY workflows /src/workflows
@@ -31,10 +35,9 @@ COPY api /src/api
 COPY worker /src/worker
 COPY db /src/db
 COPY devstack /src/devstack
-# --no-deps: every dependency is in the layer above; a non-editable install, so the
-# runtime stage needs nothing from /src.
-RUN /opt/tenantry/bin/pip install ${OFFLINE_WHEELS:+--no-index} --no-deps /src \
-    && /opt/tenantry/bin/tenantry --help >/dev/null
+RUN /opt/tenantry/bin/pip install ${OFFLINE_WHEELS:+--no-index} --no-deps \
+        --target /opt/tenantry-app /src \
+    && PYTHONPATH=/opt/tenantry-app /opt/tenantry-app/bin/tenantry --help >/dev/null
 
 FROM ${BASE_IMAGE} AS runtime
 # A fixed uid, so that volumes and secret files can be owned by it on the host.
@@ -43,8 +46,10 @@ RUN groupadd --system --gid 10001 tenantry \
        --shell /usr/sbin/nologin tenantry \
     && mkdir -p /var/lib/tenantry/ssh \
     && chown -R tenantry:tenantry /var/lib/tenantry
-COPY --from=builder /opt/tenantry /opt/tenantry
-ENV PATH=/opt/tenantry/bin:$PATH \
+COPY --from=deps /opt/tenantry /opt/tenantry
+COPY --from=app /opt/tenantry-app /opt/tenantry-app
+ENV PATH=/opt/tenantry-app/bin:/opt/tenantry/bin:$PATH \
+    PYTHONPATH=/opt/tenantry-app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TENANTRY_STATE_DIR=/var/lib/tenantry \

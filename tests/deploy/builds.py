@@ -14,6 +14,7 @@ outlives a session, so a second run rebuilds only what changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -100,6 +101,7 @@ def build_tenantry_image(docker_host: str) -> str:
     """The repository's Dockerfile, on the local base, offline from the wheelhouse."""
     ensure_base(docker_host, PYTHON_BASE)
     ensure_wheelhouse()
+    before = _image_id(docker_host, TENANTRY_IMAGE)
     build(
         docker_host,
         TENANTRY_IMAGE,
@@ -107,7 +109,18 @@ def build_tenantry_image(docker_host: str) -> str:
         "--build-arg", f"BASE_IMAGE={PYTHON_BASE}",
         "--build-arg", "OFFLINE_WHEELS=1",
     )  # fmt: skip
+    if before and before != _image_id(docker_host, TENANTRY_IMAGE):
+        # The last build's image (its project layer) is of no use now; the stages that
+        # hold the build cache are other images and stay.
+        with contextlib.suppress(StackError):
+            docker_cli(docker_host, "rmi", before)
     return TENANTRY_IMAGE
+
+
+def _image_id(docker_host: str, image: str) -> str | None:
+    if not image_exists(docker_host, image):
+        return None
+    return docker_cli(docker_host, "image", "inspect", "--format", "{{.Id}}", image).strip()
 
 
 def _with_binary(docker_host: str, tag: str, name: str, binary: Path) -> None:

@@ -57,6 +57,8 @@ def test_runs_as_an_unprivileged_user_with_a_healthcheck(
 def test_the_runtime_stage_holds_no_sources_or_wheels(
     deploy_docker: str, tenantry_image: str
 ) -> None:
-    script = "for p in /src /wheelhouse /opt/tenantry/bin/tenantry; do [ -e $p ] && echo $p; done"
+    script = (
+        "for p in /src /wheelhouse /opt/tenantry-app/bin/tenantry; do [ -e $p ] && echo $p; done"
+    )
     found = run(deploy_docker, tenantry_image, "-c", script, entrypoint="/bin/sh")
-    assert found.split() == ["/opt/tenantry/bin/tenantry"]
+    assert found.split() == ["/opt/tenantry-app/bin/tenantry"]
