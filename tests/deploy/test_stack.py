@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ class Deployed:
     api_url: str
     hetzner: HetznerEmulator
     caddy_admin_url: str
+    temporal_address: str
 
     def admin(self) -> httpx.Client:
         return httpx.Client(
@@ -212,46 +215,45 @@ def deployed(
         },
     )
     try:
-        yield Deployed(compose, api_url, hetzner, f"http://127.0.0.1:{admin_port}")
+        yield Deployed(
+            compose,
+            api_url,
+            hetzner,
+            caddy_admin_url=f"http://127.0.0.1:{admin_port}",
+            temporal_address=f"127.0.0.1:{temporal_port}",
+        )
     finally:
         if os.environ.get("TENANTRY_TEST_SHOW_WORKER_LOGS"):
             print(compose.run("logs", "--no-color", check=False))
         compose.run("down", "-v", "-t", "5", check=False)
 
 
-def _connected_sockets(port: int) -> set[str]:
-    """Inodes of established TCP connections to 127.0.0.1:``port`` (host network)."""
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        remote, state, inode = fields[2], fields[3], fields[9]
-        if state == "01" and remote == f"0100007F:{port:04X}":
-            found.add(inode)
-    return found
+def worker_running(
+    temporal_address: str, workflow_id: str, workers: list[str], docker_host: str
+) -> tuple[str, str]:
+    """The worker container running one of the workflow's activities now, and its type.
 
-
-def worker_calling(docker_host: str, workers: list[str], port: int, timeout: float) -> str:
-    """The worker container holding a connection to ``port``: the one running the step.
-
-    Temporal names every worker `pid@hostname`, which is the same for all of them in the
-    host's network, so the sockets of each container's process say who is doing the work.
+    Temporal names a worker `pid@hostname`; the workers share the host's process
+    namespace in compose.test.yml, so that pid is the container's process on this host.
     """
-    pids = {
-        c: docker_cli(docker_host, "inspect", "-f", "{{.State.Pid}}", c).strip() for c in workers
+    by_pid = {
+        docker_cli(docker_host, "inspect", "-f", "{{.State.Pid}}", c).strip(): c for c in workers
     }
-    deadline = time.monotonic() + timeout
+    temporal = str(Path(sys.executable).with_name("temporal"))
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        wanted = _connected_sockets(port)
-        for container, pid in pids.items():
-            fds = Path(f"/proc/{pid}/fd")
-            try:
-                links = {os.readlink(fd) for fd in fds.iterdir()}
-            except OSError:
-                continue
-            if any(f"socket:[{inode}]" in links for inode in wanted):
-                return container
-        time.sleep(0.05)
-    raise AssertionError(f"no worker called port {port} within {timeout} s")
+        described = subprocess.run(
+            [temporal, "workflow", "describe", "--address", temporal_address,
+             "--workflow-id", workflow_id, "--output", "json"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if described.returncode == 0:
+            for pending in json.loads(described.stdout).get("pendingActivities", []):
+                pid = pending.get("lastWorkerIdentity", "").split("@")[0]
+                if pending.get("state") == "PENDING_ACTIVITY_STATE_STARTED" and pid in by_pid:
+                    return by_pid[pid], pending["activityType"]["name"]
+        time.sleep(0.1)
+    raise AssertionError(f"no worker of {sorted(by_pid)} ran an activity of {workflow_id}")
 
 
 def active_tenants(stack: Deployed) -> list[str]:
@@ -284,15 +286,18 @@ def test_signup_scale_kill_and_restart(deployed: Deployed) -> None:
     workers = compose.containers("worker")
     assert len(workers) == 3
 
-    # Server actions take 5 s now: the worker polling one is killed while it polls, and
-    # another one must adopt the server by its name rather than create a second.
+    # Server actions take 5 s now: the worker running the signup's step (polling the
+    # server's create action, as a rule) is killed, and another must carry the signup on,
+    # adopting the server by its name rather than creating a second.
     stack.hetzner.admin.post("/_admin/config", {"action_duration": 5})
     second = stack.signup("second")
     pay(second["checkout_url"])
     stack.wait_status(second, {"provisioning"})
-    hetzner_port = int(stack.hetzner.url.rsplit(":", 1)[1])
-    victim = worker_calling(compose.docker_host, workers, hetzner_port, timeout=30)
+    victim, activity = worker_running(
+        stack.temporal_address, "signup-second", workers, compose.docker_host
+    )
     docker_cli(compose.docker_host, "kill", victim)
+    print(f"killed the worker running {activity}")
     stack.hetzner.admin.post("/_admin/config", {"action_duration": 0.2})
     stack.wait_status(second, {"active"}, timeout=240)
     assert victim not in compose.containers("worker")
