@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql)
+APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql mmdebstrap)
 
 say() { echo "install: $*"; }
 

@@ -51,6 +51,18 @@ def _seconds(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
+# Docker and Compose mount secrets here: a file `tenantry_<setting>` sets that setting, so
+# production keeps secrets out of environment variables (an environment variable still
+# wins). Only when the directory exists: elsewhere pydantic-settings would warn on every
+# settings object.
+SECRETS_DIR = Path("/run/secrets")
+DEFAULT_DATABASE_URL = "postgresql+psycopg://tenantry@127.0.0.1:5433/tenantry"
+
+
+def _secrets_dir() -> Path | None:
+    return SECRETS_DIR if SECRETS_DIR.is_dir() else None
+
+
 def _placeholder(name: str) -> SecretStr:
     return SecretStr(PLACEHOLDER_PREFIX + name)
 
@@ -106,11 +118,26 @@ def nonproduction_endpoint(url: str) -> str | None:
     return None
 
 
+class DatabaseSettings(BaseSettings):
+    """What `tenantry migrate` needs, and nothing else: the migrate job of a deployment
+    holds the database URL, not the Stripe key or the encryption key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTRY_", env_file=".env", extra="ignore", secrets_dir=_secrets_dir()
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+
 class CoreSettings(BaseSettings):
     """What the API and the worker share: where every external system lives."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="TENANTRY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        secrets_dir=_secrets_dir(),
     )
 
     env: Literal["dev", "test", "production"] = "production"
@@ -119,7 +146,7 @@ class CoreSettings(BaseSettings):
     state_dir: Path = Path(".tenantry")
 
     # PostgreSQL
-    database_url: str = "postgresql+psycopg://tenantry@127.0.0.1:5433/tenantry"
+    database_url: str = DEFAULT_DATABASE_URL
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
@@ -395,7 +422,12 @@ class HostAgentSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="TENANTRY_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix="TENANTRY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        secrets_dir=_secrets_dir(),
     )
 
     env: Literal["dev", "test", "production"] = "production"

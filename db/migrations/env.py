@@ -25,9 +25,9 @@ def _url() -> str:
         return str(url)
     if url := context.get_x_argument(as_dictionary=True).get("url"):
         return normalize_url(url)
-    from tenantry.settings import CoreSettings
+    from tenantry.settings import DatabaseSettings
 
-    return normalize_url(CoreSettings().database_url)
+    return normalize_url(DatabaseSettings().database_url)
 
 
 def run_migrations_offline() -> None:

@@ -60,9 +60,9 @@ def edge_agent() -> None:
 def migrate() -> None:
     """Upgrade the database schema to the newest revision (alembic upgrade head)."""
     from db.migrate import upgrade_head
-    from tenantry.settings import CoreSettings
+    from tenantry.settings import DatabaseSettings
 
-    upgrade_head(CoreSettings().database_url)
+    upgrade_head(DatabaseSettings().database_url)
     typer.echo("database schema is at head")
 
 
