@@ -11,8 +11,10 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from api.idempotency import IDEMPOTENT_ROUTES
 from db.models import Account, IdempotencyKey
 from db.session import make_engine
+from tests.api.test_routes import EXPECTED
 from tests.fixtures.api import RunningApi
 
 ACCOUNTS = "/v1/admin/accounts"
@@ -111,3 +113,10 @@ def test_a_key_expires_after_a_day(api: RunningApi, database_url: str) -> None:
         fresh = admin.post(ACCOUNTS, json={"email": "d2@example.com"}, headers=key)
     assert fresh.status_code == 201, fresh.text
     assert "Idempotent-Replayed" not in fresh.headers
+
+
+def test_every_idempotent_route_is_a_served_create() -> None:
+    """A renamed or removed create would otherwise silently lose its key handling
+    (EXPECTED is checked against the app's routes in test_routes)."""
+    served_posts = {path for method, path, _ in EXPECTED if method == "POST"}
+    assert set(IDEMPOTENT_ROUTES) <= served_posts
