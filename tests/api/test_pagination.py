@@ -189,3 +189,27 @@ def test_cli_lists_show_the_first_page_and_say_so_or_every_page_with_all(
     rows = json.loads(every.stdout)
     assert sorted(r["subdomain"] for r in rows) == sorted(f"cli-{i}" for i in range(many))
     assert "--all" not in every.stderr
+
+
+def test_the_credits_ledger_pages_by_entry_id(api: RunningApi) -> None:
+    with api.admin() as admin:
+        account_id = admin.post("/v1/admin/accounts", json={"email": "led@example.com"}).json()[
+            "account_id"
+        ]
+        path = f"/v1/admin/accounts/{account_id}/credits"
+        for i in range(COUNT):
+            body = {"amount_usd": "1.50", "reference": f"inv-{i}"}
+            assert admin.post(path, json=body).status_code == 201
+        whole = admin.get(path, params={"limit": 100}).json()
+        seen: list[int] = []
+        params: dict[str, Any] = {"limit": 2}
+        while True:
+            page = admin.get(path, params=params).json()
+            assert page["balance_usd"] == whole["balance_usd"]  # the balance, not the page's
+            seen += [e["entry_id"] for e in page["entries"]]
+            if not page["has_more"]:
+                break
+            params["starting_after"] = page["entries"][-1]["entry_id"]
+    assert whole["has_more"] is False and float(whole["balance_usd"]) == 1.5 * COUNT
+    assert seen == [e["entry_id"] for e in whole["entries"]] and len(set(seen)) == COUNT
+    assert seen == sorted(seen, reverse=True)
