@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
+from api.idempotency import IdempotencyMiddleware
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
 from api.routers import (
@@ -59,6 +60,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     install_metrics(app, app.state.metrics)
+    app.add_middleware(IdempotencyMiddleware)
     if (spans := tracer(settings, SERVICE)) is not None:
         app.add_middleware(TracingMiddleware, tracer=spans)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from api.errors import ApiError
 from db.models import Account
 from db.repo.accounts import key_and_account
-from tenantry.crypto import API_KEY_PREFIX, api_key_prefix, verify_secret
+from tenantry.crypto import API_KEY_PREFIX, hash_secret
 from tenantry.settings import ApiSettings
 
 _bearer = HTTPBearer(auto_error=False, description="admin token, host token or account API key")
@@ -75,12 +75,19 @@ HostDep = Depends(require_host_token)
 
 
 async def current_account(credentials: Credentials, session: SessionDep) -> Account:
-    """The account owning the presented API key (hashed lookup, constant-time compare)."""
+    """The account owning the presented API key, found by the key's unique digest.
+
+    The digest is SHA-256 of the whole key (`tenantry.crypto.hash_secret`): keys carry 256
+    random bits, so a fast hash cannot be brute-forced and, being deterministic, it is the
+    index itself. An equality match on a 64-hex digest leaks nothing useful by timing, so
+    no separate constant-time compare is needed. Every stored key already has this digest
+    (keys were never stored under a slow hash), so no legacy path exists.
+    """
     token = bearer_token(credentials)
     if not token.startswith(API_KEY_PREFIX):
         raise unauthorized("invalid API key")
-    found = await key_and_account(session, api_key_prefix(token))
-    if found is None or not verify_secret(token, found[0].key_hash):
+    found = await key_and_account(session, hash_secret(token))
+    if found is None:
         raise unauthorized("invalid API key")
     account = found[1]
     if account.status != "active":

@@ -389,7 +389,8 @@ def hosts_by_name(stack: DevStack) -> dict[str, Host]:
         response = admin.get("/v1/admin/hosts")
         response.raise_for_status()
         return {
-            h["name"]: Host(h["name"], h["address"], int(h["ssh_port"])) for h in response.json()
+            h["name"]: Host(h["name"], h["address"], int(h["ssh_port"]))
+            for h in response.json()["data"]
         }
 
 

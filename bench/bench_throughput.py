@@ -62,13 +62,25 @@ async def start_and_pay(http: httpx.AsyncClient, payers: asyncio.Semaphore, subd
     return f"payment: {paid.status_code}" if paid.status_code >= 400 else ""
 
 
+async def all_signups(admin: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Every signup, page by page (100 a page, the API's maximum)."""
+    params: dict[str, Any] = {"limit": 100}
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = (await admin.get("/v1/admin/signups", params=params)).json()
+        rows += page["data"]
+        if not page["has_more"]:
+            return rows
+        params["starting_after"] = page["data"][-1]["signup_id"]
+
+
 async def wait_all_settled(
     admin: httpx.AsyncClient, subdomains: set[str], deadline: float
 ) -> dict[str, str]:
     """Watches the admin list once a second (not 300 pollers) until every signup ended."""
     final: dict[str, str] = {}
     while time.perf_counter() < deadline:
-        listed = (await admin.get("/v1/admin/signups")).json()
+        listed = await all_signups(admin)
         final = {s["subdomain"]: s["status"] for s in listed if s["subdomain"] in subdomains}
         if len(final) == len(subdomains) and all(v in SETTLED for v in final.values()):
             break

@@ -29,6 +29,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.pagination import Page, PageDep
 from api.schemas.pods import PodAccepted, PodCreate, PodView, pod_view
 from db.models import Account, Pod
 from db.repo import pods as repo
@@ -146,12 +147,15 @@ async def create_pod(
     return PodAccepted(pod_id=str(pod_id), status=PodStatus.CREATING.value)
 
 
-@router.get("", response_model=list[PodView])
+@router.get("", response_model=Page[PodView])
 async def list_pods(
-    *, account: CurrentAccount, session: SessionDep, settings: SettingsDep
-) -> list[PodView]:
-    rows = await repo.account_pod_rows(session, account.id)
-    return [pod_view(settings, *row) for row in rows]
+    *, account: CurrentAccount, session: SessionDep, settings: SettingsDep, page: PageDep
+) -> Page[PodView]:
+    """The account's pods that are not destroyed, newest first."""
+    rows, more = await page.fetch(
+        repo.account_pod_rows(session, account.id, after=page.starting_after, limit=page.limit)
+    )
+    return page.page([pod_view(settings, *row) for row in rows], more)
 
 
 @router.get("/{pod_id}", response_model=PodView)

@@ -50,7 +50,10 @@ class CreditsView(BaseModel):
     account_id: str
     prepaid: bool
     balance_usd: Decimal | None
-    entries: list[LedgerEntry] = Field(description="the latest 50, newest first")
+    entries: list[LedgerEntry] = Field(
+        description="a page of the ledger, newest first (`limit`, `starting_after`)"
+    )
+    has_more: bool = Field(description="whether older entries follow: ask with starting_after")
 
 
 def ledger_entry(e: CreditEntry) -> LedgerEntry:

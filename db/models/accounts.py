@@ -40,7 +40,10 @@ class Account(Base):
 
 
 class ApiKey(Base):
-    """Only a digest is stored; the plaintext is shown once (see tenantry.crypto)."""
+    """Only a digest is stored; the plaintext is shown once (see tenantry.crypto).
+
+    `key_hash` (unique) is how a presented key is found; `prefix` is for display only.
+    """
 
     __tablename__ = "api_keys"
 

@@ -15,13 +15,18 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account |
     return await session.get(Account, account_id)
 
 
-async def key_and_account(session: AsyncSession, prefix: str) -> tuple[ApiKey, Account] | None:
-    """The unrevoked key with this prefix and its account, in one query (it runs before
-    every account route); the caller verifies the secret against `key_hash`."""
+async def key_and_account(session: AsyncSession, key_hash: str) -> tuple[ApiKey, Account] | None:
+    """The unrevoked key with this digest and its account, in one query (it runs before
+    every account route).
+
+    Looked up by `key_hash`, the unique SHA-256 of the whole key, never by the displayed
+    prefix: 8 hex digits collide (birthday bound ~65k keys), and a prefix lookup that took
+    the first match would lock the other key's owner out.
+    """
     query = (
         select(ApiKey, Account)
         .join(Account, Account.id == ApiKey.account_id)
-        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     row = (await session.execute(query)).first()
     return None if row is None else (row[0], row[1])

@@ -8,7 +8,7 @@ writers lock the account row first, so `balance_after` is a true running total.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,17 +77,15 @@ async def latest_balance(session: AsyncSession, account_id: uuid.UUID) -> Decima
 
 
 async def latest_entries(
-    session: AsyncSession, account_id: uuid.UUID, limit: int = 50
-) -> Sequence[CreditEntry]:
-    """The account's latest ledger entries, newest first."""
-    return (
-        await session.scalars(
-            select(CreditEntry)
-            .where(CreditEntry.account_id == account_id)
-            .order_by(CreditEntry.id.desc())
-            .limit(limit)
-        )
-    ).all()
+    session: AsyncSession, account_id: uuid.UUID, *, after: int | None, limit: int
+) -> tuple[list[CreditEntry], bool]:
+    """A page of the account's ledger entries, newest first, after entry `after` (the
+    ids only grow, so the id alone is the keyset); and whether more follow."""
+    query = select(CreditEntry).where(CreditEntry.account_id == account_id)
+    if after is not None:
+        query = query.where(CreditEntry.id < after)
+    rows = (await session.scalars(query.order_by(CreditEntry.id.desc()).limit(limit + 1))).all()
+    return list(rows[:limit]), len(rows) > limit
 
 
 async def add_credits(

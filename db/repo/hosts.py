@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Host
+from db.repo.pagination import keyset_page
 
 USAGE_FIELDS = ("capacity_cpu_millis", "capacity_memory_mb", "used_cpu_millis", "used_memory_mb")
 
@@ -65,5 +66,17 @@ async def mark_stale_hosts(session: AsyncSession, max_silence: timedelta) -> Non
     )
 
 
-async def all_hosts(session: AsyncSession) -> list[Host]:
-    return list((await session.scalars(select(Host).order_by(Host.name))).all())
+async def hosts_page(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> tuple[list[Host], bool]:
+    """Hosts by name (then id), a page after host `after`, and whether more follow."""
+    cursor = None if after is None else select(Host.name, Host.id).where(Host.id == after)
+    rows, more = await keyset_page(
+        session,
+        select(Host),
+        keys=[Host.name, Host.id],
+        cursor=cursor,
+        limit=limit,
+        descending=False,
+    )
+    return [row[0] for row in rows], more

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.models import Account, Host, Pod, Snapshot
+from db.repo.pagination import keyset_page
 from tenantry.contracts.pod import PodStatus
 from tenantry.rules.edge_names import account_handle, handle_id_range, pod_labels, split_hostname
 
@@ -120,14 +121,23 @@ def _viewed_pods() -> Select[Pod, str, Snapshot]:
     )
 
 
-async def account_pod_rows(session: AsyncSession, account_id: uuid.UUID) -> list[PodRow]:
-    """The account's pods that are not destroyed, newest first, each with its view's parts."""
-    query = (
-        _viewed_pods()
-        .where(Pod.account_id == account_id, Pod.status != PodStatus.DESTROYED.value)
-        .order_by(Pod.created_at.desc())
+async def account_pod_rows(
+    session: AsyncSession, account_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+) -> tuple[list[PodRow], bool]:
+    """A page of the account's pods that are not destroyed, newest first, each with its
+    view's parts, after the account's pod `after`; and whether more follow."""
+    query = _viewed_pods().where(
+        Pod.account_id == account_id, Pod.status != PodStatus.DESTROYED.value
     )
-    return [(pod, host, snap) for pod, host, snap in (await session.execute(query)).all()]
+    cursor = (
+        None
+        if after is None
+        else select(Pod.created_at, Pod.id).where(Pod.id == after, Pod.account_id == account_id)
+    )
+    rows, more = await keyset_page(
+        session, query, keys=[Pod.created_at, Pod.id], cursor=cursor, limit=limit, descending=True
+    )
+    return [(pod, host, snap) for pod, host, snap in rows], more
 
 
 async def account_pod_row(

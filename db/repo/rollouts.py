@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Rollout, RolloutTenant
 from db.models.rollouts import ROLLOUT_TENANT_STATUSES
+from db.repo.pagination import keyset_page
 
 TENANTS_SHOWN = 1000
 
@@ -61,9 +62,16 @@ async def get_rollout(
     return await session.get(Rollout, rollout_id, populate_existing=fresh)
 
 
-async def recent_rollouts(session: AsyncSession, limit: int) -> Sequence[Rollout]:
-    rows = await session.scalars(select(Rollout).order_by(Rollout.created_at.desc()).limit(limit))
-    return rows.all()
+async def recent_rollouts(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> tuple[list[Rollout], bool]:
+    """A page of rollouts, newest first, after rollout `after`; and whether more follow."""
+    keys = [Rollout.created_at, Rollout.id]
+    cursor = None if after is None else select(*keys).where(Rollout.id == after)
+    rows, more = await keyset_page(
+        session, select(Rollout), keys=keys, cursor=cursor, limit=limit, descending=True
+    )
+    return [row[0] for row in rows], more
 
 
 async def tenant_counts(session: AsyncSession, rollout_id: uuid.UUID) -> dict[str, int]:

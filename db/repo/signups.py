@@ -8,20 +8,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ProvisioningLogEntry, Signup
-
-SIGNUPS_SHOWN = 500
+from db.repo.pagination import keyset_page
 
 
 async def get_signup(session: AsyncSession, signup_id: uuid.UUID) -> Signup | None:
     return await session.get(Signup, signup_id)
 
 
-async def recent_signups(session: AsyncSession, status: str | None = None) -> list[Signup]:
-    """The newest signups (at most SIGNUPS_SHOWN), of one status when given."""
-    query = select(Signup).order_by(Signup.created_at.desc()).limit(SIGNUPS_SHOWN)
+async def recent_signups(
+    session: AsyncSession, status: str | None = None, *, after: uuid.UUID | None, limit: int
+) -> tuple[list[Signup], bool]:
+    """A page of signups, newest first, of one status when given, after signup `after`;
+    and whether more follow."""
+    keys = [Signup.created_at, Signup.id]
+    query = select(Signup)
     if status is not None:
         query = query.where(Signup.status == status)
-    return list((await session.scalars(query)).all())
+    cursor = None if after is None else select(*keys).where(Signup.id == after)
+    rows, more = await keyset_page(
+        session, query, keys=keys, cursor=cursor, limit=limit, descending=True
+    )
+    return [row[0] for row in rows], more
 
 
 async def reset_points(session: AsyncSession, signup_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -10,8 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ProvisioningLogEntry, Tenant, TenantHealth
-
-TENANTS_SHOWN = 1000
+from db.repo.pagination import keyset_page
 
 
 async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
@@ -26,12 +25,20 @@ async def subdomain_taken(session: AsyncSession, subdomain: str) -> bool:
     return taken is not None
 
 
-async def recent_tenants(session: AsyncSession, status: str | None = None) -> list[Tenant]:
-    """The newest tenants (at most TENANTS_SHOWN), of one status when given."""
-    query = select(Tenant).order_by(Tenant.created_at.desc()).limit(TENANTS_SHOWN)
+async def recent_tenants(
+    session: AsyncSession, status: str | None = None, *, after: uuid.UUID | None, limit: int
+) -> tuple[list[Tenant], bool]:
+    """A page of tenants, newest first, of one status when given, after tenant `after`;
+    and whether more follow."""
+    keys = [Tenant.created_at, Tenant.id]
+    query = select(Tenant)
     if status:
         query = query.where(Tenant.status == status)
-    return list((await session.scalars(query)).all())
+    cursor = None if after is None else select(*keys).where(Tenant.id == after)
+    rows, more = await keyset_page(
+        session, query, keys=keys, cursor=cursor, limit=limit, descending=True
+    )
+    return [row[0] for row in rows], more
 
 
 async def provisioning_log(session: AsyncSession, tenant: Tenant) -> Sequence[ProvisioningLogEntry]:
@@ -52,18 +59,29 @@ async def tenant_health(session: AsyncSession, tenant_id: uuid.UUID) -> TenantHe
 
 
 async def health_checks(
-    session: AsyncSession, *, unhealthy_only: bool = False
-) -> list[tuple[TenantHealth, Tenant]]:
-    """Every tenant's latest check with its tenant, unhealthy first, then by subdomain."""
-    query = (
-        select(TenantHealth, Tenant)
-        .join(Tenant, Tenant.id == TenantHealth.tenant_id)
-        .order_by(TenantHealth.healthy, Tenant.subdomain)
-        .limit(TENANTS_SHOWN)
-    )
+    session: AsyncSession,
+    *,
+    unhealthy_only: bool = False,
+    after: uuid.UUID | None,
+    limit: int,
+) -> tuple[list[tuple[TenantHealth, Tenant]], bool]:
+    """A page of the tenants' latest checks with their tenants, unhealthy first, then by
+    subdomain, after tenant `after`'s check; and whether more follow."""
+    keys = [TenantHealth.healthy, Tenant.subdomain, Tenant.id]
+    query = select(TenantHealth, Tenant).join(Tenant, Tenant.id == TenantHealth.tenant_id)
     if unhealthy_only:
         query = query.where(TenantHealth.healthy.is_(False))
-    return [(h, t) for h, t in (await session.execute(query)).all()]
+    cursor = (
+        None
+        if after is None
+        else select(*keys)
+        .join(Tenant, Tenant.id == TenantHealth.tenant_id)
+        .where(TenantHealth.tenant_id == after)
+    )
+    rows, more = await keyset_page(
+        session, query, keys=keys, cursor=cursor, limit=limit, descending=False
+    )
+    return [(h, t) for h, t in rows], more
 
 
 async def tenant_id_for_billing(

@@ -29,6 +29,11 @@ TokenOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+AllOption = Annotated[
+    bool, typer.Option("--all", help="every page of the list, not only the first")
+]
+
+PAGE_SIZE = 100  # the API's maximum `limit`: fewest round trips for --all
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -72,6 +77,29 @@ class Cli:
             typer.echo(json.dumps({"error": error}), err=True)
         code = EXIT_BAD_INPUT if 400 <= response.status_code < 500 else EXIT_FAILED
         fail(f"HTTP {response.status_code}: {message}", code)
+
+    def list(
+        self,
+        path: str,
+        id_field: str,
+        *,
+        every_page: bool,
+        params: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of a paginated list: the first page, or with `every_page` all of them
+        (following `starting_after` with the last row's `id_field`). When rows are left
+        out, stderr says so, so that a table never passes for the whole list."""
+        query: dict[str, Any] = {**(params or {}), "limit": PAGE_SIZE}
+        rows: list[dict[str, Any]] = []
+        while True:
+            page = self.call("GET", path, params=query)
+            rows += page["data"]
+            if not page["has_more"]:
+                return rows
+            if not every_page:
+                typer.echo(f"(first {len(rows)} shown; more exist: use --all)", err=True)
+                return rows
+            query["starting_after"] = page["data"][-1][id_field]
 
     def out(self, data: Any, text: str | None = None) -> None:
         if self.json or text is None:

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from tenantry.cli.http import EXIT_FAILED, ApiUrlOption, Cli, JsonOption, TokenOption, follow, table
+from tenantry.cli.http import (
+    EXIT_FAILED,
+    AllOption,
+    ApiUrlOption,
+    Cli,
+    JsonOption,
+    TokenOption,
+    follow,
+    table,
+)
 
 app = typer.Typer(help="Your pods (API key).", no_args_is_help=True)
 
@@ -75,11 +84,14 @@ def create(
 
 @app.command("list")
 def list_pods(
-    api_url: ApiUrlOption = None, token: TokenOption = None, as_json: JsonOption = False
+    every_page: AllOption = False,
+    api_url: ApiUrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List your pods, newest first."""
     cli = Cli.from_options(api_url, token, as_json)
-    rows = cli.call("GET", "/v1/pods")
+    rows = cli.list("/v1/pods", "pod_id", every_page=every_page)
     cli.out(rows, table(rows, ["pod_id", "name", "tier", "status", "host", "last_activity"]))
 
 

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from tenantry.cli.http import EXIT_FAILED, ApiUrlOption, Cli, JsonOption, TokenOption, table
+from tenantry.cli.http import (
+    EXIT_FAILED,
+    AllOption,
+    ApiUrlOption,
+    Cli,
+    JsonOption,
+    TokenOption,
+    table,
+)
 
 app = typer.Typer(
     help="Roll an image tag out to every active tenant, canary first (admin token).",
@@ -112,11 +120,14 @@ def show(
 
 @app.command("list")
 def list_rollouts(
-    api_url: ApiUrlOption = None, token: TokenOption = None, as_json: JsonOption = False
+    every_page: AllOption = False,
+    api_url: ApiUrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List rollouts, newest first."""
     cli = Cli.from_options(api_url, token, as_json)
-    rows = cli.call("GET", "/v1/admin/rollouts")
+    rows = cli.list("/v1/admin/rollouts", "rollout_id", every_page=every_page)
     cli.out(rows, table(rows, ["rollout_id", "tag", "status", "phase", "created_at"]))
 
 

@@ -9,6 +9,7 @@ import typer
 from tenantry.cli.http import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    AllOption,
     ApiUrlOption,
     Cli,
     JsonOption,
@@ -78,13 +79,19 @@ def status(
 @app.command("list")
 def list_signups(
     status: Annotated[str | None, typer.Option(help="only signups with this status")] = None,
+    every_page: AllOption = False,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List signups, newest first (admin token)."""
     cli = Cli.from_options(api_url, token, as_json)
-    rows = cli.call("GET", "/v1/admin/signups", params={"status": status} if status else None)
+    rows = cli.list(
+        "/v1/admin/signups",
+        "signup_id",
+        every_page=every_page,
+        params={"status": status} if status else None,
+    )
     columns = ["signup_id", "subdomain", "tier", "status", "step", "reset_event_id", "created_at"]
     cli.out(rows, table(rows, columns))
 

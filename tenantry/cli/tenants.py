@@ -8,6 +8,7 @@ import typer
 
 from tenantry.cli.http import (
     EXIT_BAD_INPUT,
+    AllOption,
     ApiUrlOption,
     Cli,
     JsonOption,
@@ -27,13 +28,19 @@ WAIT_TIMEOUT = 1800.0
 @app.command("list")
 def list_tenants(
     status: Annotated[str | None, typer.Option(help="only tenants with this status")] = None,
+    every_page: AllOption = False,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List tenants, newest first."""
     cli = Cli.from_options(api_url, token, as_json)
-    rows = cli.call("GET", "/v1/admin/tenants", params={"status": status} if status else None)
+    rows = cli.list(
+        "/v1/admin/tenants",
+        "tenant_id",
+        every_page=every_page,
+        params={"status": status} if status else None,
+    )
     cli.out(rows, table(rows, ["tenant_id", "subdomain", "tier", "status", "server_ip"]))
 
 

@@ -11,6 +11,8 @@ import typer
 
 from tenantry.cli.http import (
     EXIT_BAD_INPUT,
+    PAGE_SIZE,
+    AllOption,
     ApiUrlOption,
     Cli,
     JsonOption,
@@ -108,13 +110,23 @@ def add_credits(
 @app.command("credits")
 def credits(
     account_id: Annotated[str, typer.Argument(help="the account (a team owner)")],
+    every_page: AllOption = False,
     api_url: ApiUrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """An account's credit balance and latest ledger entries (admin)."""
+    """An account's credit balance and latest ledger entries (admin); --all: every entry."""
     cli = Cli.from_options(api_url, token, as_json)
-    view = cli.call("GET", f"/v1/admin/accounts/{account_id}/credits")
+    path = f"/v1/admin/accounts/{account_id}/credits"
+    view = cli.call("GET", path, params={"limit": PAGE_SIZE})
+    while view["has_more"] and every_page:
+        older = {"limit": PAGE_SIZE, "starting_after": view["entries"][-1]["entry_id"]}
+        page = cli.call("GET", path, params=older)
+        view = {**view, "entries": view["entries"] + page["entries"], "has_more": page["has_more"]}
+    if view["has_more"]:
+        typer.echo(
+            f"(latest {len(view['entries'])} entries shown; more exist: use --all)", err=True
+        )
     if not view["prepaid"]:
         cli.out(view, "not prepaid (no credits ledger entry): usage is invoiced through Stripe")
         return

@@ -36,7 +36,7 @@ def test_admin_routes_refuse_missing_or_wrong_token(
 
 def test_admin_token_is_accepted(api: RunningApi) -> None:
     with api.admin() as http:
-        assert http.get("/v1/admin/tenants").json() == []
+        assert http.get("/v1/admin/tenants").json()["data"] == []
 
 
 def test_api_keys_authenticate_accounts_and_wrong_keys_get_401(api: RunningApi) -> None:

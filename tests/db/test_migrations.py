@@ -36,6 +36,7 @@ EXPECTED_TABLES = {
     "rollouts",
     "rollout_tenants",
     "tenant_health",
+    "idempotency_keys",
 }
 
 

@@ -172,4 +172,4 @@ def test_hostnames_must_be_dns_labels_and_unique(stack_factory: Any) -> None:
         )
         assert clash.status_code == 409, clash.text
         assert clash.json()["error"]["details"]["fields"][0]["field"] == "name"
-        assert [p["name"] for p in http.get("/v1/pods").json()] == ["b"]
+        assert [p["name"] for p in http.get("/v1/pods").json()["data"]] == ["b"]

@@ -58,7 +58,7 @@ def ssh_into_pod(stack: Stack, host_name: str, pod_id: str, *argv: str) -> subpr
 
 def host_of(stack: Stack, name: str) -> dict[str, Any]:
     with stack.api.admin() as admin:
-        hosts = {h["name"]: h for h in admin.get("/v1/admin/hosts").json()}
+        hosts = {h["name"]: h for h in admin.get("/v1/admin/hosts").json()["data"]}
     return dict(hosts[name])
 
 

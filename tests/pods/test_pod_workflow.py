@@ -93,7 +93,7 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
         assert http.post(f"/v1/pods/{pod_id}/keepalive").status_code == 409
         # The first host reports itself full: the pod comes back on the other one.
         with stack.api.client("test-host-token") as host_http:
-            hosts = stack.api.admin().get("/v1/admin/hosts").json()
+            hosts = stack.api.admin().get("/v1/admin/hosts").json()["data"]
             first = next(h for h in hosts if h["name"] == first_host)
             full = host_http.post(
                 f"/v1/hosts/{first['host_id']}/heartbeat", json={"capacity_cpu_millis": 0}
@@ -163,7 +163,7 @@ def test_another_account_gets_404_on_every_route(pod_stack: Stack) -> None:
     key_b = stack.new_account("b@example.com")
     pod_id = create(stack, key_a, "mine")
     with stack.api.client(key_b) as http:
-        assert http.get("/v1/pods").json() == []
+        assert http.get("/v1/pods").json()["data"] == []
         for method, path in [
             ("GET", f"/v1/pods/{pod_id}"),
             ("POST", f"/v1/pods/{pod_id}/hibernate"),
@@ -176,7 +176,7 @@ def test_another_account_gets_404_on_every_route(pod_stack: Stack) -> None:
             assert response.status_code == 404, (method, path, response.text)
             assert response.json()["error"]["code"] == "not_found"
     with stack.api.client(key_a) as http:
-        assert [p["pod_id"] for p in http.get("/v1/pods").json()] == [pod_id]
+        assert [p["pod_id"] for p in http.get("/v1/pods").json()["data"]] == [pod_id]
         # A bad config names the field; the same name twice conflicts.
         bad = http.post(
             "/v1/pods",

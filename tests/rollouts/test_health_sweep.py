@@ -31,7 +31,7 @@ async def test_sweep_marks_suspended_and_crashed_tenants_unhealthy(
         "unhealthy": ["sweep-asleep"],
         "stale_hosts": [],
     }
-    found = {h["subdomain"]: h for h in admin(stack, "GET", "/v1/admin/health").json()}
+    found = {h["subdomain"]: h for h in admin(stack, "GET", "/v1/admin/health").json()["data"]}
     assert found["sweep-asleep"]["healthy"] is False and found["sweep-asleep"]["expected"] is False
     assert found["sweep-asleep"]["status_code"] == 503
     assert found["sweep-up"]["healthy"] is True and found["sweep-up"]["version"] == FIRST_TAG
@@ -46,7 +46,7 @@ async def test_sweep_marks_suspended_and_crashed_tenants_unhealthy(
     crashed = tenant(stack, up["tenant_id"])["health"]
     assert crashed["healthy"] is False and crashed["expected"] is True
     assert crashed["detail"] == "HTTP 503 failing"
-    only = admin(stack, "GET", "/v1/admin/health", params={"unhealthy": "true"}).json()
+    only = admin(stack, "GET", "/v1/admin/health", params={"unhealthy": "true"}).json()["data"]
     assert {h["subdomain"] for h in only} == {"sweep-up", "sweep-asleep"}
     assert f"tenant {up['tenant_id']} (sweep-up) is unhealthy" in stack.worker_logs()
     assert len(stack.mailbox.messages()) == mails_before

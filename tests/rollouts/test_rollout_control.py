@@ -87,4 +87,4 @@ def test_cli_bad_input_exits_2(stack_factory: Callable[..., Stack]) -> None:
     assert cli(stack, "rollout", "show", "not-a-uuid").returncode == 2
     response = admin(stack, "POST", "/v1/admin/rollouts", json={"tag": "x" * 200})
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_input"
-    assert admin(stack, "GET", "/v1/admin/rollouts").json() == []
+    assert admin(stack, "GET", "/v1/admin/rollouts").json()["data"] == []

@@ -99,7 +99,7 @@ def test_health_gate_timeout_removes_record_and_server(stack_factory: Callable[.
     assert leftovers(stack) == ([], [])
     assert subscription_statuses(stack, "sleepy@example.com") == ["canceled"]
     with stack.api.admin() as admin:
-        (tenant,) = admin.get("/v1/admin/tenants").json()
+        (tenant,) = admin.get("/v1/admin/tenants").json()["data"]
         detail = admin.get(f"/v1/admin/tenants/{tenant['tenant_id']}").json()
     assert tenant["status"] == "failed"
     actions = [e["action"] for e in detail["provisioning_log"]]

@@ -12,20 +12,22 @@ from __future__ import annotations
 import logging
 import uuid
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from api.schemas.accounts import AccountCreate, AccountCreated
 from api.schemas.credits import CreditsAdd, CreditsAdded, CreditsView, ledger_entry
 from db.models import Account
 from db.repo import accounts as repo
 from db.repo.audit import audit
-from db.repo.credits import ReferenceConflict, add_credits, latest_entries
+from db.repo.credits import ReferenceConflict, add_credits, latest_balance, latest_entries
 from tenantry.contracts.common import credits_workflow_id
 from tenantry.contracts.credits import CreditsTopUp
 from tenantry.crypto import generate_api_key
@@ -101,16 +103,25 @@ async def add_account_credits(
 
 
 @router.get("/{account_id}/credits", response_model=CreditsView)
-async def account_credits(*, account_id: uuid.UUID, session: SessionDep) -> CreditsView:
-    """The balance and the latest ledger entries (top-ups and usage deductions)."""
+async def account_credits(
+    *,
+    account_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    starting_after: Annotated[int | None, Query(description="an entry_id")] = None,
+) -> CreditsView:
+    """The balance and a page of the ledger (top-ups and usage deductions), newest first,
+    paged like every list (entries are the list; their ids are integers)."""
     if await repo.get_account(session, account_id) is None:
         raise not_found("account")
-    entries = await latest_entries(session, account_id, 50)
+    balance = await latest_balance(session, account_id)
+    entries, more = await latest_entries(session, account_id, after=starting_after, limit=limit)
     return CreditsView(
         account_id=str(account_id),
-        prepaid=bool(entries),
-        balance_usd=entries[0].balance_after if entries else None,
+        prepaid=balance is not None,
+        balance_usd=balance,
         entries=[ledger_entry(e) for e in entries],
+        has_more=more,
     )
 
 

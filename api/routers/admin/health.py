@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
+from api.pagination import Page, PageDep
 from api.schemas.health import TenantHealthView, health_view
 from db.repo.tenants import health_checks
 from tenantry.contracts.common import HEALTH_SWEEP_SCHEDULE_ID
@@ -19,13 +20,19 @@ from workflows.health_sweep import HealthSweepWorkflow
 router = APIRouter(prefix="/v1/admin/health", tags=["admin"], dependencies=[AdminDep])
 
 
-@router.get("", response_model=list[TenantHealthView])
+@router.get("", response_model=Page[TenantHealthView])
 async def tenant_health(
-    *, session: SessionDep, unhealthy: Annotated[bool, Query()] = False
-) -> list[TenantHealthView]:
-    """Every tenant's latest check, unhealthy first; `unhealthy=true` lists only those."""
-    checks = await health_checks(session, unhealthy_only=unhealthy)
-    return [health_view(h, t) for h, t in checks]
+    *, session: SessionDep, page: PageDep, unhealthy: Annotated[bool, Query()] = False
+) -> Page[TenantHealthView]:
+    """Every tenant's latest check, unhealthy first; `unhealthy=true` lists only those.
+
+    A page's cursor (`starting_after`) is a tenant id."""
+    checks, more = await page.fetch(
+        health_checks(
+            session, unhealthy_only=unhealthy, after=page.starting_after, limit=page.limit
+        )
+    )
+    return page.page([health_view(h, t) for h, t in checks], more)
 
 
 @router.post("/sweep", response_model=HealthSweepResult)

@@ -9,9 +9,8 @@ fit the rollout's status.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
@@ -25,6 +24,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.pagination import Page, PageDep
 from api.schemas.rollouts import (
     RolloutCreate,
     RolloutDetail,
@@ -106,12 +106,13 @@ async def start_rollout(
     return await _detail(session, rollout.id)
 
 
-@router.get("", response_model=list[RolloutView])
-async def list_rollouts(
-    *, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[RolloutView]:
+@router.get("", response_model=Page[RolloutView])
+async def list_rollouts(*, session: SessionDep, page: PageDep) -> Page[RolloutView]:
     """Rollouts, newest first."""
-    return [rollout_view(r) for r in await repo.recent_rollouts(session, limit)]
+    rollouts, more = await page.fetch(
+        repo.recent_rollouts(session, after=page.starting_after, limit=page.limit)
+    )
+    return page.page([rollout_view(r) for r in rollouts], more)
 
 
 @router.get("/{rollout_id}", response_model=RolloutDetail)

@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.pagination import Page, PageDep
 from api.schemas.signups import AdminSignup, Decision, SignupView, admin_signup
 from db.repo import signups as repo
 from db.repo.audit import audit
@@ -24,16 +25,22 @@ from workflows.signup import SignupWorkflow
 router = APIRouter(prefix="/v1/admin/signups", tags=["admin"], dependencies=[AdminDep])
 
 
-@router.get("", response_model=list[AdminSignup])
+@router.get("", response_model=Page[AdminSignup])
 async def list_signups(
     *,
     session: SessionDep,
     settings: SettingsDep,
+    page: PageDep,
     status: Annotated[SignupStatus | None, Query()] = None,
-) -> list[AdminSignup]:
-    signups = await repo.recent_signups(session, status.value if status is not None else None)
+) -> Page[AdminSignup]:
+    """Signups, newest first, of one status when given."""
+    wanted = status.value if status is not None else None
+    signups, more = await page.fetch(
+        repo.recent_signups(session, wanted, after=page.starting_after, limit=page.limit)
+    )
     reset_points = await repo.reset_points(session, [s.id for s in signups])
-    return [admin_signup(s, settings.base_domain, reset_points.get(s.id)) for s in signups]
+    views = [admin_signup(s, settings.base_domain, reset_points.get(s.id)) for s in signups]
+    return page.page(views, more)
 
 
 @router.post("/{signup_id}/approve", response_model=SignupView)

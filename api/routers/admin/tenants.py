@@ -21,6 +21,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.pagination import Page, PageDep
 from api.schemas.health import health_view
 from api.schemas.tenants import (
     OperationBody,
@@ -42,11 +43,15 @@ OPERATION_WAIT = 10.0
 Op = TypeVar("Op", bound=TenantOperation)
 
 
-@router.get("", response_model=list[TenantView])
+@router.get("", response_model=Page[TenantView])
 async def list_tenants(
-    *, session: SessionDep, status: Annotated[str | None, Query()] = None
-) -> list[TenantView]:
-    return [tenant_view(t) for t in await repo.recent_tenants(session, status)]
+    *, session: SessionDep, page: PageDep, status: Annotated[str | None, Query()] = None
+) -> Page[TenantView]:
+    """Tenants, newest first, of one status when given."""
+    tenants, more = await page.fetch(
+        repo.recent_tenants(session, status, after=page.starting_after, limit=page.limit)
+    )
+    return page.page([tenant_view(t) for t in tenants], more)
 
 
 @router.get("/{tenant_id}", response_model=TenantDetail)
