@@ -171,6 +171,9 @@ class CoreSettings(BaseSettings):
         default=SecretStr(DEV_ENCRYPTION_KEY),
         description="Fernet key(s), comma-separated, newest first; old keys still decrypt.",
     )
+    # Signs signup status tokens: its own key, so rotating the encryption keys leaves
+    # every open status link (and the token a repeated signup request returns) valid.
+    status_token_key: SecretStr = _placeholder("status-token-key")
 
     # SSH to pod hosts and tenant servers
     ssh_key_path: Path = Path(".tenantry/ssh/id_ed25519")
