@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.repo.tenants import tenant_id_for_billing
+from db.repo.tenants import tenant_for_billing
 from db.repo.webhooks import claim_webhook_event
 from tenantry.contracts.common import signup_workflow_id, tenant_workflow_id
 from tenantry.contracts.signup import PaymentReceived
@@ -75,9 +75,14 @@ async def _tenant_billing(
     subscription_id, customer_id = _id(subscription), _id(obj.get("customer"))
     if not subscription_id and not customer_id:
         return "ignored: no subscription or customer"
-    tenant_id = await tenant_id_for_billing(session, subscription_id, customer_id)
-    if tenant_id is None:
+    found = await tenant_for_billing(session, subscription_id, customer_id)
+    if found is None:
         return "ignored: no tenant"
+    tenant_id, current = found
+    if subscription_id and subscription_id != current:
+        # A replaced subscription's late events (its deletion above all) must not act
+        # on the tenant, which pays on its current one.
+        return "ignored: not the tenant's current subscription"
     handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))
     event = BillingEvent(
         event_id=event_id,
