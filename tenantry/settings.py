@@ -209,6 +209,9 @@ class CoreSettings(BaseSettings):
     # Signup policy
     approval_mode: Literal["auto", "manual"] = "auto"
     checkout_expiry: Duration = timedelta(hours=24)
+    # A customer who paid before Checkout closed but whose webhook came late: provision
+    # the tenant anyway, or cancel the subscription and refund. Both mail them and the admin.
+    late_payment: Literal["provision", "refund"] = "provision"
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)
     # Prepaid accounts: how long pods keep running after the credits reach zero.
