@@ -16,6 +16,7 @@ from temporalio import activity
 
 from activities.errors import from_stripe
 from tenantry.contracts.signup import (
+    CheckoutClosed,
     CheckoutSessionInput,
     CheckoutSessionRef,
     CreateCustomerInput,
@@ -81,19 +82,39 @@ class BillingActivities:
         return CheckoutSessionRef(session_id=session.id, url=session.url)
 
     @activity.defn
-    def expire_checkout_session_if_open(self, ref: CheckoutSessionRef) -> bool:
+    def close_checkout_session(self, ref: CheckoutSessionRef) -> CheckoutClosed:
+        """Expires the session if it is still open; tells whether it was paid.
+
+        A customer who paid in the window's last minutes is charged even if the webhook
+        has not arrived: the session (not the webhook) says so. Expiring a session that
+        completed meanwhile fails, and the session is read again.
+        """
         try:
             session = self._stripe.v1.checkout.sessions.retrieve(ref.session_id)
-            if session.status != "open":
-                return False
-            self._stripe.v1.checkout.sessions.expire(ref.session_id)
+            if session.status == "open":
+                try:
+                    session = self._stripe.v1.checkout.sessions.expire(ref.session_id)
+                except stripe.InvalidRequestError as exc:
+                    if exc.http_status != 400:
+                        raise
+                    session = self._stripe.v1.checkout.sessions.retrieve(ref.session_id)
         except stripe.InvalidRequestError as exc:
-            if exc.http_status in (400, 404):
-                return False  # gone or no longer open: the effect we wanted
-            raise from_stripe(exc, "expire the checkout session") from exc
+            if exc.http_status == 404:
+                return CheckoutClosed(paid=False)  # gone: nobody can pay it
+            raise from_stripe(exc, "close the checkout session") from exc
         except stripe.StripeError as exc:
-            raise from_stripe(exc, "expire the checkout session") from exc
-        return True
+            raise from_stripe(exc, "close the checkout session") from exc
+        paid = session.status == "complete" and session.payment_status in (
+            "paid",
+            "no_payment_required",
+        )
+        if not paid:
+            return CheckoutClosed(paid=False)
+        return CheckoutClosed(
+            paid=True,
+            customer_id=_stripe_id(session.customer),
+            subscription_id=_stripe_id(session.subscription),
+        )
 
     @activity.defn
     def cancel_subscription_if_present(self, ref: SubscriptionRef) -> bool:
@@ -181,3 +202,10 @@ class BillingActivities:
                 price_id = price.id
             self._prices[key] = price_id
             return price_id
+
+
+def _stripe_id(value: object) -> str | None:
+    """An expandable field's id (a string, an expanded object, or nothing)."""
+    if value is None:
+        return None
+    return str(value) if isinstance(value, str) else str(getattr(value, "id", "")) or None

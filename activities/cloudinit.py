@@ -11,28 +11,49 @@ from __future__ import annotations
 import yaml
 
 STACK_COMMAND = """#!/bin/sh
-# tenantry-stack start|stop|status|restart|version|deploy <tag>: the tenant stack, driven
-# by the control plane. The running version is the image tag in the compose file;
-# `deploy <tag>` retags it and recreates the stack (a no-op when the tag already runs).
+# tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>: the
+# tenant stack, driven by the control plane. `version` is the image tag in the compose
+# file, `running` the tag of the running app container's image (docker inspect; empty
+# when it is not running). `pull <tag>` fetches an image and touches nothing else;
+# `deploy <tag>` pulls it if missing, and only then retags the compose file and
+# recreates the stack (a no-op when that tag already runs), so a failed pull leaves the
+# server as it was and a retried deploy deploys.
 set -eu
 file=/opt/tenantry/docker-compose.yml
 compose="docker compose -f $file --env-file /etc/tenantry/stack.env"
-version() { sed -n 's/^ *image: *//p' "$file" | head -n1 | sed -n 's/^.*:\\([^:/]*\\)$/\\1/p'; }
+image() { sed -n 's/^ *image: *//p' "$file" | head -n1; }
+repo() { image | sed 's/:[^:/]*$//'; }
+tag_of() { sed -n 's/^.*:\\([^:/]*\\)$/\\1/p'; }
+version() { image | tag_of; }
+running() {
+  id="$($compose ps -q --status running app 2>/dev/null || true)"
+  if [ -n "$id" ]; then docker inspect --format '{{.Config.Image}}' "$id" | tag_of; fi
+}
+valid_tag() {
+  case "$1" in *[!A-Za-z0-9_.-]*|[.-]*|"") echo "invalid image tag $1" >&2; exit 2 ;; esac
+}
 case "${1:-}" in
   start) $compose up -d --remove-orphans ;;
   stop) $compose stop ;;
   restart) $compose restart ;;
   status) $compose ps ;;
   version) version ;;
+  running) running ;;
+  pull)
+    tag="${2:?usage: tenantry-stack pull <tag>}"; valid_tag "$tag"
+    docker pull --quiet "$(repo):$tag" >/dev/null ;;
   deploy)
-    tag="${2:?usage: tenantry-stack deploy <tag>}"
-    case "$tag" in *[!A-Za-z0-9_.-]*|[.-]*) echo "invalid image tag $tag" >&2; exit 2 ;; esac
-    if [ "$(version)" = "$tag" ] && [ -n "$($compose ps -q --status running)" ]; then
+    tag="${2:?usage: tenantry-stack deploy <tag>}"; valid_tag "$tag"
+    if [ "$(running)" = "$tag" ]; then
       echo "tenant stack already runs $tag"; exit 0
     fi
+    ref="$(repo):$tag"
+    docker image inspect "$ref" >/dev/null 2>&1 || docker pull --quiet "$ref" >/dev/null
     sed -i "s|^\\( *image: *[^ ]*\\):[^:/ ]*$|\\1:$tag|" "$file"
-    $compose pull --quiet && $compose up -d --remove-orphans ;;
-  *) echo "usage: tenantry-stack start|stop|status|restart|version|deploy <tag>" >&2; exit 2 ;;
+    $compose up -d --remove-orphans ;;
+  *) echo "usage: tenantry-stack start|stop|status|restart|version|running" \\
+       "|pull <tag>|deploy <tag>" >&2
+     exit 2 ;;
 esac
 """
 

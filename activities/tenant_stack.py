@@ -2,12 +2,16 @@
 
 `tenantry-stack stop` keeps every volume (a suspended tenant keeps its data);
 `tenantry-stack start` brings the same stack back; `tenantry-stack version` prints the
-image tag the stack runs and `tenantry-stack deploy <tag>` moves it to another (a no-op
-when that tag already runs, so a retried deploy deploys nothing twice).
+compose file's image tag and `running` the running container's; `pull <tag>` fetches an
+image (minutes on a slow registry: the activity heartbeats while it waits) and
+`deploy <tag>` moves the stack to it (a no-op when that tag already runs, so a retried
+deploy deploys nothing twice; the file is retagged only once the image is there).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -22,7 +26,9 @@ from tenantry.contracts.common import ErrorType
 from tenantry.contracts.rollout import valid_image_tag
 from tenantry.contracts.tenant import StackCommand
 
-ALLOWED = frozenset({"start", "stop", "status", "restart", "version", "deploy"})
+ALLOWED = frozenset({"start", "stop", "status", "restart", "version", "running", "pull", "deploy"})
+WITH_TAG = frozenset({"pull", "deploy"})
+HEARTBEAT_EVERY = 2.0  # seconds between heartbeats while a command runs
 
 
 class TenantStackActivities:
@@ -41,13 +47,28 @@ class TenantStackActivities:
     async def run_stack_command(self, cmd: StackCommand) -> str:
         line = _command_line(cmd)
         host_key = await self._host_key(cmd.tenant_id)
-        result = await run_pinned(
-            cmd.host,
-            host_key,
-            line,
-            client_key=self._ssh_key_path,
-            user=self._ssh_user,
+        running = asyncio.ensure_future(
+            run_pinned(
+                cmd.host,
+                host_key,
+                line,
+                client_key=self._ssh_key_path,
+                user=self._ssh_user,
+            )
         )
+        try:
+            # A pull can take minutes: heartbeat while it runs, so a dead worker is
+            # noticed by the heartbeat timeout rather than the long start-to-close one.
+            while not running.done():
+                await asyncio.wait({running}, timeout=HEARTBEAT_EVERY)
+                if not running.done():
+                    activity.heartbeat(line)
+        finally:
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await running
+        result = running.result()
         if result.exit_status != 0:
             raise ApplicationError(
                 f"{line} failed on {cmd.host}: {result.stderr!s}", type="StackCommandFailed"
@@ -76,14 +97,14 @@ def _command_line(cmd: StackCommand) -> str:
             type=ErrorType.INVALID_INPUT,
             non_retryable=True,
         )
-    if cmd.command == "deploy":
+    if cmd.command in WITH_TAG:
         if len(cmd.args) != 1 or not valid_image_tag(cmd.args[0]):
             raise ApplicationError(
-                f"deploy needs one valid image tag, not {cmd.args!r}",
+                f"{cmd.command} needs one valid image tag, not {cmd.args!r}",
                 type=ErrorType.INVALID_INPUT,
                 non_retryable=True,
             )
-        return f"tenantry-stack deploy {cmd.args[0]}"
+        return f"tenantry-stack {cmd.command} {cmd.args[0]}"
     if cmd.args:
         raise ApplicationError(
             f"tenantry-stack {cmd.command} takes no arguments",

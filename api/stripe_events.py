@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.repo.tenants import tenant_id_for_billing
+from db.repo.signups import signup_status_for_checkout
+from db.repo.tenants import tenant_for_billing
 from db.repo.webhooks import claim_webhook_event
 from tenantry.contracts.common import signup_workflow_id, tenant_workflow_id
 from tenantry.contracts.signup import PaymentReceived
@@ -42,7 +43,7 @@ async def handle_event(event: dict[str, Any], *, session: AsyncSession, temporal
         return "duplicate"
     obj: dict[str, Any] = event.get("data", {}).get("object", {}) or {}
     if event_type == "checkout.session.completed":
-        outcome = await _checkout_completed(event_id, obj, temporal)
+        outcome = await _checkout_completed(event_id, obj, session, temporal)
     elif event_type in TENANT_EVENTS:
         outcome = await _tenant_billing(event_id, event_type, obj, session, temporal)
     else:
@@ -52,7 +53,9 @@ async def handle_event(event: dict[str, Any], *, session: AsyncSession, temporal
     return outcome
 
 
-async def _checkout_completed(event_id: str, obj: dict[str, Any], temporal: Client) -> str:
+async def _checkout_completed(
+    event_id: str, obj: dict[str, Any], session: AsyncSession, temporal: Client
+) -> str:
     subdomain = (obj.get("metadata") or {}).get("subdomain")
     if not subdomain:
         return "ignored: not a Tenantry checkout"
@@ -63,7 +66,22 @@ async def _checkout_completed(event_id: str, obj: dict[str, Any], temporal: Clie
         customer_id=_id(obj.get("customer")),
         subscription_id=_id(obj.get("subscription")),
     )
-    return await _signal(handle.signal(SignupWorkflow.payment_completed, payment))
+    outcome = await _signal(handle.signal(SignupWorkflow.payment_completed, payment))
+    if outcome == "routed":
+        return outcome
+    # The signup's workflow has ended. When its Checkout window closed it read the
+    # session itself (a paid one was honoured), so this is normally a late duplicate; a
+    # payment for a signup that ended otherwise is a customer charged for nothing.
+    status = await signup_status_for_checkout(session, payment.checkout_session_id)
+    if status in ("active", "provisioning", "paid", "awaiting_approval"):
+        return f"ignored: signup already {status}"
+    log.error(
+        "checkout %s for %s was paid but its signup is %s: refund or repair it",
+        payment.checkout_session_id,
+        subdomain,
+        status or "unknown",
+    )
+    return f"unmatched: paid checkout for a signup that is {status or 'unknown'}"
 
 
 async def _tenant_billing(
@@ -75,9 +93,14 @@ async def _tenant_billing(
     subscription_id, customer_id = _id(subscription), _id(obj.get("customer"))
     if not subscription_id and not customer_id:
         return "ignored: no subscription or customer"
-    tenant_id = await tenant_id_for_billing(session, subscription_id, customer_id)
-    if tenant_id is None:
+    found = await tenant_for_billing(session, subscription_id, customer_id)
+    if found is None:
         return "ignored: no tenant"
+    tenant_id, current = found
+    if subscription_id and subscription_id != current:
+        # A replaced subscription's late events (its deletion above all) must not act
+        # on the tenant, which pays on its current one.
+        return "ignored: not the tenant's current subscription"
     handle = temporal.get_workflow_handle(tenant_workflow_id(str(tenant_id)))
     event = BillingEvent(
         event_id=event_id,

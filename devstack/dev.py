@@ -178,6 +178,7 @@ def load_dev_secrets(state_dir: Path) -> dict[str, str]:
         "TENANTRY_ADMIN_TOKEN": lambda: "dev-admin-" + secrets.token_urlsafe(24),
         "TENANTRY_HOST_BOOTSTRAP_TOKEN": lambda: "dev-host-" + secrets.token_urlsafe(24),
         "TENANTRY_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+        "TENANTRY_STATUS_TOKEN_KEY": lambda: "dev-status-" + secrets.token_urlsafe(24),
     }
     missing = {k: gen() for k, gen in generators.items() if k not in values}
     if missing:

@@ -198,6 +198,9 @@ class CoreSettings(BaseSettings):
         default=SecretStr(DEV_ENCRYPTION_KEY),
         description="Fernet key(s), comma-separated, newest first; old keys still decrypt.",
     )
+    # Signs signup status tokens: its own key, so rotating the encryption keys leaves
+    # every open status link (and the token a repeated signup request returns) valid.
+    status_token_key: SecretStr = _placeholder("status-token-key")
 
     # SSH to pod hosts and tenant servers
     ssh_key_path: Path = Path(".tenantry/ssh/id_ed25519")
@@ -233,6 +236,9 @@ class CoreSettings(BaseSettings):
     # Signup policy
     approval_mode: Literal["auto", "manual"] = "auto"
     checkout_expiry: Duration = timedelta(hours=24)
+    # A customer who paid before Checkout closed but whose webhook came late: provision
+    # the tenant anyway, or cancel the subscription and refund. Both mail them and the admin.
+    late_payment: Literal["provision", "refund"] = "provision"
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)
     # Prepaid accounts: how long pods keep running after the credits reach zero.

@@ -138,7 +138,7 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         dns.delete_dns_record_if_present,
         billing.create_customer,
         billing.create_checkout_session,
-        billing.expire_checkout_session_if_open,
+        billing.close_checkout_session,
         billing.cancel_subscription_if_present,
         billing.ensure_subscription_active,
         billing.change_subscription_price,

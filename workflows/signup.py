@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from tenantry.contracts.common import SA_STAGE, SA_SUBDOMAIN, SA_TENANT_ID, ErrorType
     from tenantry.contracts.signup import (
         ApprovalDecision,
+        CheckoutClosed,
         CheckoutRequest,
         CheckoutSessionInput,
         CheckoutSessionRef,
@@ -95,6 +96,9 @@ class SignupWorkflow:
         self._checkout: CheckoutSessionRef | None = None
         self._customer_id: str | None = None
         self._payment: PaymentReceived | None = None
+        # Payments signalled before the Checkout session is known: checked against it
+        # once it exists (a signal can overtake the step that creates the session).
+        self._held_payments: list[PaymentReceived] = []
         self._seen_events: set[str] = set()
         self._decision: ApprovalDecision | None = None
         self._error: str | None = None
@@ -131,11 +135,24 @@ class SignupWorkflow:
 
     @workflow.signal
     def payment_completed(self, payment: PaymentReceived) -> None:
-        """From the verified webhook; duplicates and other sessions' events change nothing."""
+        """From the verified webhook; duplicates and other sessions' events change nothing.
+
+        Before the session exists the payment is held, not taken on trust: it is applied
+        only if it turns out to be for this signup's session.
+        """
         if payment.event_id in self._seen_events or self._payment is not None:
             return
         self._seen_events.add(payment.event_id)
-        if self._checkout and payment.checkout_session_id != self._checkout.session_id:
+        if self._checkout is None:
+            self._held_payments.append(payment)
+            return
+        self._accept_payment(payment)
+
+    def _accept_payment(self, payment: PaymentReceived) -> None:
+        assert self._checkout is not None
+        if self._payment is not None:
+            return
+        if payment.checkout_session_id != self._checkout.session_id:
             workflow.logger.warning("payment for another checkout session ignored")
             return
         self._payment = payment
@@ -179,12 +196,21 @@ class SignupWorkflow:
         workflow.upsert_search_attributes([SA_SUBDOMAIN.value_set(inp.subdomain)])
         await self._enter(Stage.CHECKOUT, SignupStatus.PENDING)
         await self._checkout_step()
+        for held in self._held_payments:
+            self._accept_payment(held)
+        self._held_payments = []
         await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PENDING)
         expiry = timedelta(seconds=inp.checkout_expiry_seconds)
         try:
             await workflow.wait_condition(lambda: self._payment is not None, timeout=expiry)
         except TimeoutError:
-            return await self._expire()
+            closed = await self._close_checkout()
+            if not closed.paid:
+                return await self._expire()
+            # Paid before the window closed; its webhook is late (or lost).
+            if inp.late_payment == "refund":
+                return await self._refund_late_payment(closed)
+            await self._accept_late_payment(closed)
         assert self._payment is not None
         self._subscription_id = self._payment.subscription_id
         await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PAID, "payment received")
@@ -427,14 +453,84 @@ class SignupWorkflow:
             )
         )
 
+    async def _close_checkout(self) -> CheckoutClosed:
+        if self._checkout is None:
+            return CheckoutClosed(paid=False)
+        closed: CheckoutClosed = await step(
+            BillingActivities.close_checkout_session,
+            self._checkout,
+            limit=PAGE_TIMEOUT,
+            retry=FOREVER,
+        )
+        self._log("checkout.closed", paid=closed.paid)
+        return closed
+
     async def _expire(self) -> SignupState:
-        if self._checkout is not None:
-            await self._undo_activity(
-                BillingActivities.expire_checkout_session_if_open, self._checkout
-            )
         self._error = "checkout expired before payment"
         await self._enter(Stage.EXPIRED, SignupStatus.EXPIRED, self._error)
         return self.state()
+
+    async def _accept_late_payment(self, closed: CheckoutClosed) -> None:
+        """Honours a payment made in time whose webhook had not come: provisions it."""
+        assert self._checkout is not None
+        self._payment = PaymentReceived(
+            event_id=f"checkout-closed-{self._checkout.session_id}",
+            checkout_session_id=self._checkout.session_id,
+            customer_id=closed.customer_id,
+            subscription_id=closed.subscription_id,
+        )
+        self._log("payment.late", subscription_id=closed.subscription_id, then="provision")
+        await self._late_payment_mails(
+            admin_body="Its webhook had not arrived when Checkout closed; the tenant is "
+            "being provisioned as for any paid signup.\n",
+            customer_subject="Payment received: your Tenantry instance is on its way",
+            customer_body="We received your payment just as checkout closed; your instance "
+            "is being set up and you will get a welcome mail when it is ready.\n",
+        )
+
+    async def _refund_late_payment(self, closed: CheckoutClosed) -> SignupState:
+        """`TENANTRY_LATE_PAYMENT=refund`: cancels what was bought and ends the signup."""
+        self._subscription_id = closed.subscription_id
+        if closed.subscription_id:
+            await self._undo_activity(
+                BillingActivities.cancel_subscription_if_present,
+                SubscriptionRef(subscription_id=closed.subscription_id),
+            )
+        self._log("payment.late", subscription_id=closed.subscription_id, then="refund")
+        self._error = "payment arrived after checkout closed; the subscription was cancelled"
+        await self._enter(Stage.EXPIRED, SignupStatus.EXPIRED, self._error)
+        await self._late_payment_mails(
+            admin_body=f"Its webhook had not arrived when Checkout closed. Subscription "
+            f"{closed.subscription_id} was cancelled (TENANTRY_LATE_PAYMENT=refund): refund "
+            f"its first payment in Stripe.\n",
+            customer_subject="Your Tenantry signup was cancelled and will be refunded",
+            customer_body="Your payment reached us after checkout had closed, so the signup "
+            "was cancelled and your payment will be refunded. You are welcome to sign up "
+            "again.\n",
+        )
+        return self.state()
+
+    async def _late_payment_mails(
+        self, *, admin_body: str, customer_subject: str, customer_body: str
+    ) -> None:
+        inp = self._inp
+        await self._mail_quietly(
+            EmailMessage(
+                to=inp.admin_email,
+                subject=f"Signup {inp.subdomain} was paid as Checkout closed",
+                body=f"Signup {inp.signup_id} ({inp.email}) paid before its Checkout session "
+                f"closed. {admin_body}Workflow: {workflow.info().workflow_id}.\n",
+                dedupe_key=f"late-payment-admin-{inp.signup_id}",
+            )
+        )
+        await self._mail_quietly(
+            EmailMessage(
+                to=inp.email,
+                subject=customer_subject,
+                body=customer_body,
+                dedupe_key=f"late-payment-customer-{inp.signup_id}",
+            )
+        )
 
     async def _reject(self, decision: ApprovalDecision) -> SignupState:
         if self._subscription_id:

@@ -339,7 +339,11 @@ class TenantWorkflow:
         """Deploy, gate on the new version; on failure back to the previous tag, gated too."""
         if req.rollout_id in self._s.rollouts:  # a duplicate that waited for the first
             return
-        previous = (await self._stack("version")).strip() or None
+        # What runs, not what the compose file says: a file retagged by a deploy that
+        # never completed would otherwise pass for the running version.
+        previous = (await self._stack("running")).strip() or None
+        if previous is None:  # nothing runs: the file's tag is what start would bring back
+            previous = (await self._stack("version")).strip() or None
         if previous == req.tag:
             status, reason = RolloutTenantStatus.ALREADY, None
             try:
@@ -350,7 +354,15 @@ class TenantWorkflow:
             return
         await self._log("rollout.deploy", rollout_id=req.rollout_id, old=previous, new=req.tag)
         try:
-            await self._stack("deploy", req.tag)
+            # Pull first (slow, retried, heartbeating): until it succeeds nothing on the
+            # server changed, so a pull that never succeeds needs no rollback.
+            await self._stack("pull", req.tag, slow=True)
+        except ActivityError as err:
+            reason = f"pull of {req.tag} failed: {err.cause or err}"
+            await self._deployed(req, previous, previous, RolloutTenantStatus.FAILED, reason)
+            return
+        try:
+            await self._stack("deploy", req.tag, slow=True)
             await self._health_gate(req.tag, req.health_budget_seconds)
         except ActivityError as err:
             reason = f"health gate on {req.tag} failed: {err.cause or err}"
@@ -359,7 +371,7 @@ class TenantWorkflow:
                 await self._deployed(req, None, None, RolloutTenantStatus.ROLLBACK_FAILED, reason)
                 return
             try:
-                await self._stack("deploy", previous)
+                await self._stack("deploy", previous, slow=True)
                 await self._health_gate(previous, req.health_budget_seconds)
             except ActivityError as again:
                 reason += f"; rollback to {previous} failed: {again.cause or again}"
@@ -424,7 +436,8 @@ class TenantWorkflow:
         await self._set_status("deleted", op, "tenant.delete.done")
 
     # -- steps ------------------------------------------------------------------------
-    async def _stack(self, command: str, *args: str) -> str:
+    async def _stack(self, command: str, *args: str, slow: bool = False) -> str:
+        """`slow`: a command that may pull an image (minutes), heartbeating meanwhile."""
         assert self._s.server_ip is not None
         out: str = await step(
             TenantStackActivities.run_stack_command,
@@ -434,7 +447,8 @@ class TenantWorkflow:
                 command=command,
                 args=list(args),
             ),
-            limit=self._quick,
+            limit=PAGE_TIMEOUT if slow else self._quick,
+            heartbeat=HEARTBEAT if slow else None,
             retry=STEP_RETRY,
         )
         return out

@@ -44,7 +44,8 @@ from tenantry.contracts.pod import PodInput, PodRequest, PodState, PodStatus
 from tenantry.contracts.podhost import PodSpec
 from tenantry.rules.edge_names import account_handle, label_problem
 from tenantry.rules.plans import PodTier
-from tenantry.rules.pod_config import POD_NAME, PodConfigError, parse_pod_config
+from tenantry.rules.pod_config import POD_NAME, PodConfig, PodConfigError, parse_pod_config
+from tenantry.settings import ApiSettings
 from workflows.pod import PodWorkflow
 
 PodUpdate = UpdateMethodMultiParam[[PodWorkflow, PodRequest], PodState]
@@ -107,38 +108,8 @@ async def create_pod(
     except IntegrityError as exc:
         raise ApiError(409, "conflict", f"a pod named {name!r} exists", {"name": name}) from exc
 
-    spec = PodSpec(
-        pod_id=str(pod_id),
-        account_id=str(account.id),
-        tier=tier,
-        image=config.resolved_image,
-        services=list(config.services),
-        env=dict(config.env),
-    )
     try:
-        await temporal.start_workflow(
-            PodWorkflow.run,
-            PodInput(
-                pod_id=str(pod_id),
-                account_id=str(account.id),
-                name=name,
-                spec=spec,
-                bucket=settings.s3_bucket,
-                snapshots_to_keep=settings.pod_snapshots_to_keep,
-                idle_timeout_seconds=config.idle_timeout,
-                heartbeat_seconds=settings.pod_step_heartbeat.total_seconds(),
-            ),
-            id=pod_workflow_id(str(pod_id)),
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(SA_POD_ID, str(pod_id)),
-                    SearchAttributePair(SA_ACCOUNT_ID, str(account.id)),
-                    SearchAttributePair(SA_STAGE, PodStatus.CREATING.value),
-                ]
-            ),
-        )
+        await _start_workflow(temporal, settings, pod)
     except RPCError as exc:
         # Nothing is half-done: the pod that never started is gone again.
         await session.delete(pod)
@@ -194,12 +165,24 @@ async def keepalive_pod(
 
 @router.delete("/{pod_id}", status_code=202, response_model=PodAccepted)
 async def destroy_pod(
-    *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
+    *,
+    pod_id: str,
+    account: CurrentAccount,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
 ) -> PodAccepted:
     """Removes the pod's container, snapshots and secrets; a destroyed pod stays destroyed."""
     pod = await _own_pod(session, account, pod_id)
     if pod.status == PodStatus.DESTROYED.value:
         return PodAccepted(pod_id=str(pod.id), status=pod.status)
+    if pod.status == PodStatus.CREATING.value:
+        # An API that died between committing the row and starting the workflow left a
+        # pod without one: start it now (it joins the workflow when there is one).
+        try:
+            await _start_workflow(temporal, settings, pod)
+        except RPCError as exc:
+            raise ApiError(503, "unavailable", "the pod cannot be reached now; try again") from exc
     return await _update(temporal, pod, PodWorkflow.destroy)
 
 
@@ -232,6 +215,47 @@ async def _own_pod(session: AsyncSession, account: Account, pod_id: str) -> Pod:
     if pod is None or pod.account_id != account.id:
         raise not_found("pod")
     return pod
+
+
+async def _start_workflow(temporal: Client, settings: ApiSettings, pod: Pod) -> None:
+    """Starts the pod's workflow from its row, or joins the one running (same id).
+
+    Built from the row alone (its config is stored with secret names only; the workflow
+    reads the values from the row), so a repair starts exactly what create would have.
+    """
+    stored = dict(pod.config["pod"])
+    config = PodConfig.model_validate({**stored, "secrets": {}})
+    spec = PodSpec(
+        pod_id=str(pod.id),
+        account_id=str(pod.account_id),
+        tier=PodTier(pod.tier),
+        image=config.resolved_image,
+        services=list(config.services),
+        env=dict(config.env),
+    )
+    await temporal.start_workflow(
+        PodWorkflow.run,
+        PodInput(
+            pod_id=str(pod.id),
+            account_id=str(pod.account_id),
+            name=pod.name,
+            spec=spec,
+            bucket=settings.s3_bucket,
+            snapshots_to_keep=settings.pod_snapshots_to_keep,
+            idle_timeout_seconds=pod.idle_timeout_seconds,
+            heartbeat_seconds=settings.pod_step_heartbeat.total_seconds(),
+        ),
+        id=pod_workflow_id(str(pod.id)),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(SA_POD_ID, str(pod.id)),
+                SearchAttributePair(SA_ACCOUNT_ID, str(pod.account_id)),
+                SearchAttributePair(SA_STAGE, PodStatus.CREATING.value),
+            ]
+        ),
+    )
 
 
 async def _update(temporal: Client, pod: Pod, update: PodUpdate) -> PodAccepted:

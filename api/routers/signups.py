@@ -70,6 +70,7 @@ async def create_signup(
             cancel_subscription_on_failure=settings.failed_signup_subscription == "cancel",
             payment_grace_seconds=settings.payment_grace.total_seconds(),
             tenant_history_limit=settings.tenant_history_limit,
+            late_payment=settings.late_payment,
         ),
         id=signup_workflow_id(body.subdomain),
         task_queue=settings.task_queue,

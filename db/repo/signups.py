@@ -15,6 +15,14 @@ async def get_signup(session: AsyncSession, signup_id: uuid.UUID) -> Signup | No
     return await session.get(Signup, signup_id)
 
 
+async def signup_status_for_checkout(session: AsyncSession, checkout_session_id: str) -> str | None:
+    """The status of the signup a Checkout session belongs to (None: no such signup)."""
+    status: str | None = await session.scalar(
+        select(Signup.status).where(Signup.stripe_checkout_session_id == checkout_session_id)
+    )
+    return status
+
+
 async def recent_signups(
     session: AsyncSession, status: str | None = None, *, after: uuid.UUID | None, limit: int
 ) -> tuple[list[Signup], bool]:

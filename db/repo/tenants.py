@@ -84,11 +84,15 @@ async def health_checks(
     return [(h, t) for h, t in rows], more
 
 
-async def tenant_id_for_billing(
+async def tenant_for_billing(
     session: AsyncSession, subscription_id: str | None, customer_id: str | None
-) -> uuid.UUID | None:
-    """The tenant a Stripe subscription or customer belongs to (None when neither is
-    given or known)."""
+) -> tuple[uuid.UUID, str | None] | None:
+    """The tenant a Stripe subscription or customer belongs to, with its current
+    subscription (None when neither is given or known).
+
+    The caller compares the event's subscription with the current one: a customer's
+    replaced subscription still finds the tenant by customer.
+    """
     conditions = []
     if subscription_id:
         conditions.append(Tenant.stripe_subscription_id == subscription_id)
@@ -96,7 +100,9 @@ async def tenant_id_for_billing(
         conditions.append(Tenant.stripe_customer_id == customer_id)
     if not conditions:
         return None
-    tenant_id: uuid.UUID | None = await session.scalar(
-        select(Tenant.id).where(or_(*conditions)).limit(1)
-    )
-    return tenant_id
+    row = (
+        await session.execute(
+            select(Tenant.id, Tenant.stripe_subscription_id).where(or_(*conditions)).limit(1)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])

@@ -7,6 +7,7 @@ actions, in one place, so the API, the admin view and persistence agree.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import string
@@ -22,6 +23,7 @@ from devstack.hetzner.ippool import AddressPool
 from devstack.hetzner.machine import Machine
 from devstack.hetzner.models import Server, SshKey
 from devstack.hetzner.ratelimit import RateLimiter
+from devstack.hetzner.serverfs import PULL_FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,23 @@ class Emulator:
         if rate_limit is not None:
             self.config.rate_limit = rate_limit
             self.limiter.set_limit(rate_limit)
+
+    def set_failing_pulls(self, failures: dict[str, int]) -> None:
+        """The next ``failures[tag]`` pulls of each tag fail, on any server (their shells
+        read and count down the file)."""
+        path = self.config.state_dir.resolve() / PULL_FAULTS
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({t: n for t, n in failures.items() if n > 0}))
+        tmp.replace(path)
+
+    def failing_pulls(self) -> dict[str, int]:
+        """What is left of ``set_failing_pulls`` (each failed pull counts one down)."""
+        try:
+            counts = json.loads((self.config.state_dir.resolve() / PULL_FAULTS).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(t): int(n) for t, n in counts.items() if int(n) > 0}
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -337,6 +356,7 @@ class Emulator:
         self.config = replace(self.defaults)
         self.runner.duration = self.config.action_duration
         self.limiter.set_limit(self.config.rate_limit)
+        self.set_failing_pulls({})
         self.changed()
 
     def admin_view(self) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@
 - ``GET /_admin/config`` / ``POST /_admin/config``: ``boot_delay``, ``action_duration``,
   ``rate_limit``, ``action_failures`` (make the next actions of a command fail), and
   ``failing_stack_tags`` (image tags whose tenant app answers ``/health`` with 503 once
-  ``tenantry-stack deploy`` put them on a server: a bad release, to test rollbacks).
+  ``tenantry-stack deploy`` put them on a server: a bad release, to test rollbacks) and
+  ``failing_pulls`` (``{tag: n}``: the next n pulls of that tag fail on any server, as a
+  registry's timeout would).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class ConfigUpdate(BaseModel):
     rate_limit: int | None = Field(default=None, ge=1)
     action_failures: list[ActionFailure] | None = None
     failing_stack_tags: list[str] | None = None
+    failing_pulls: dict[str, int] | None = None
 
 
 def _config_view(request: web.Request) -> dict[str, Any]:
@@ -38,6 +41,7 @@ def _config_view(request: web.Request) -> dict[str, Any]:
         "state_dir": str(emu.config.state_dir.resolve()),
         "action_failures": [f.model_dump() for f in emu.runner.failures],
         "failing_stack_tags": list(emu.config.failing_stack_tags),
+        "failing_pulls": emu.failing_pulls(),
     }
 
 
@@ -64,4 +68,6 @@ async def admin_set_config(request: web.Request) -> web.Response:
         emu.runner.failures = list(update.action_failures)
     if update.failing_stack_tags is not None:
         emu.config.failing_stack_tags = tuple(update.failing_stack_tags)
+    if update.failing_pulls is not None:
+        emu.set_failing_pulls(update.failing_pulls)
     return web.json_response(_config_view(request))

@@ -5,6 +5,7 @@ Kept free of heavy imports: the shell runs it on every SSH command.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -15,6 +16,9 @@ STACK_STOPPED = "stopped"
 COMPOSE_PATH = ("opt", "tenantry", "docker-compose.yml")
 # An image tag as Docker accepts it.
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Beside the servers' directories: image tags whose next pulls fail, with how many
+# (``failing_pulls`` in ``/_admin/config``), shared by every server's shell.
+PULL_FAULTS = "pull_faults.json"
 _IMAGE_LINE = re.compile(r"^(?P<indent>\s*image:\s*)(?P<ref>\S+)\s*$", re.MULTILINE)
 
 
@@ -95,6 +99,51 @@ class ServerFS:
         tmp = self.compose_file.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(self.compose_file)
+
+    @property
+    def running_file(self) -> Path:
+        return self.path / "stack.running"
+
+    @property
+    def pulled_file(self) -> Path:
+        return self.path / "images.pulled"
+
+    def running_version(self) -> str | None:
+        """The tag the stack's containers were created from (``docker inspect``'s answer).
+
+        Until a deploy recreated them, that is the compose file's tag cloud-init started.
+        """
+        try:
+            return self.running_file.read_text().strip() or None
+        except FileNotFoundError:
+            return self.stack_version()
+
+    def set_running_version(self, tag: str) -> None:
+        self.running_file.write_text(tag + "\n")
+
+    def pulled(self, tag: str) -> bool:
+        try:
+            return tag in self.pulled_file.read_text().split()
+        except FileNotFoundError:
+            return False
+
+    def pull(self, tag: str) -> str | None:
+        """Pulls the stack's image at ``tag``; the error a failing registry gives, or None."""
+        faults_path = self.path.parent.parent / PULL_FAULTS
+        try:
+            faults: dict[str, int] = json.loads(faults_path.read_text())
+        except (OSError, ValueError):
+            faults = {}
+        if faults.get(tag, 0) > 0:
+            faults[tag] -= 1
+            tmp = faults_path.with_name(f"{PULL_FAULTS}.{self.path.name}.tmp")
+            tmp.write_text(json.dumps(faults))
+            tmp.replace(faults_path)
+            return f"Error response from daemon: pulling tag {tag}: net/http: request canceled"
+        if not self.pulled(tag):
+            with self.pulled_file.open("a") as f:
+                f.write(tag + "\n")
+        return None
 
     def mark_started(self) -> None:
         """The stack's containers were (re)created now: they take a moment to answer."""

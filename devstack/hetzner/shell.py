@@ -4,10 +4,15 @@ It interprets ``$SSH_ORIGINAL_COMMAND`` from a small whitelist, so SSH access to
 emulated server can never run anything on the real machine:
 
 - ``tenantry-stack start|stop|status|restart``: the product's switch for the tenant stack;
-- ``tenantry-stack version``: the image tag the stack runs (its compose file's ``image:``);
-- ``tenantry-stack deploy <tag>``: retags the compose file's image and recreates the
-  stack, as ``docker compose up -d`` would; deploying the tag already running changes
-  nothing (no restart). Whether a tag's app is healthy is the emulator's business
+- ``tenantry-stack version``: the image tag in the compose file's ``image:``;
+- ``tenantry-stack running``: the tag the running containers were created from (what
+  ``docker inspect`` says on a real server), empty while the stack is stopped;
+- ``tenantry-stack pull <tag>``: pulls the image at that tag, the compose file untouched;
+  it fails while ``failing_pulls`` in ``/_admin/config`` says so, as a registry can;
+- ``tenantry-stack deploy <tag>``: pulls the tag if it is not there yet, then retags the
+  compose file's image and recreates the stack, as ``docker compose up -d`` would;
+  deploying the tag the containers already run changes nothing (no restart), and a
+  failed pull leaves the file as it was. Whether a tag's app is healthy is the emulator's business
   (``failing_stack_tags`` in ``/_admin/config``), as it would be the image's on a real
   server;
 - ``cat <path>...``: files that cloud-init ``write_files`` put on the server;
@@ -52,24 +57,47 @@ def _stack(fs: ServerFS, args: list[str]) -> int:
             return 1
         print(version)
         return 0
+    if args == ["running"]:
+        if fs.stack_state() == STACK_RUNNING:
+            print(fs.running_version() or "")
+        return 0
+    if len(args) == 2 and args[0] == "pull":
+        return _pull(fs, args[1])
     if len(args) == 2 and args[0] == "deploy":
         return _deploy(fs, args[1])
-    print("usage: tenantry-stack start|stop|status|restart|version|deploy <tag>", file=sys.stderr)
+    print(
+        "usage: tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>",
+        file=sys.stderr,
+    )
     return 2
+
+
+def _pull(fs: ServerFS, tag: str) -> int:
+    if not TAG_PATTERN.match(tag):
+        print(f"invalid image tag {tag!r}", file=sys.stderr)
+        return 2
+    error = fs.pull(tag)
+    if error is not None:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def _deploy(fs: ServerFS, tag: str) -> int:
     if not TAG_PATTERN.match(tag):
         print(f"invalid image tag {tag!r}", file=sys.stderr)
         return 2
-    current = fs.stack_version()
-    if current is None:
+    if fs.stack_version() is None:
         print("no tenant stack installed (/opt/tenantry/docker-compose.yml)", file=sys.stderr)
         return 1
+    current = fs.running_version()
     if current == tag and fs.stack_state() == STACK_RUNNING:
         print(f"tenant stack already runs {tag}")
         return 0
+    if not fs.pulled(tag) and (code := _pull(fs, tag)) != 0:
+        return code
     fs.set_stack_version(tag)
+    fs.set_running_version(tag)
     fs.set_stack_state(STACK_RUNNING)
     fs.mark_started()
     print(f"tenant stack deployed {tag} (was {current})")

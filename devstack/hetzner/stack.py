@@ -26,7 +26,7 @@ START_DELAY = 0.3  # seconds a freshly (re)created stack takes to answer
 async def _health(request: web.Request) -> web.Response:
     fs = request.app[FS_KEY]
     state = fs.stack_state()
-    version = fs.stack_version()
+    version = fs.running_version()
     body: dict[str, Any] = {"stack": state}
     if version is not None:
         body["version"] = version

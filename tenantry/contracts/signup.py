@@ -53,6 +53,9 @@ class SignupInput(BaseModel):
     cancel_subscription_on_failure: bool = True
     payment_grace_seconds: float = 7 * 24 * 3600
     tenant_history_limit: int = 10_000
+    # A payment completed before the window closed whose webhook is late: provision it,
+    # or cancel and refund it.
+    late_payment: str = "provision"
 
 
 class CheckoutRequest(BaseModel):
@@ -120,6 +123,15 @@ class CheckoutSessionInput(BaseModel):
 class CheckoutSessionRef(BaseModel):
     session_id: str
     url: str
+
+
+class CheckoutClosed(BaseModel):
+    """How a Checkout session ended when its window closed: paid (its webhook may still
+    be on its way) or expired by us."""
+
+    paid: bool
+    customer_id: str | None = None
+    subscription_id: str | None = None
 
 
 class SubscriptionRef(BaseModel):

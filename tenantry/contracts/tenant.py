@@ -24,7 +24,7 @@ class PriceChangeInput(BaseModel):
 
 class StackCommand(BaseModel):
     """`tenantry-stack <command> [args]` on a tenant server, over SSH with its pinned host
-    key: start, stop, status, restart, version, deploy <tag>."""
+    key: start, stop, status, restart, version, running, pull <tag>, deploy <tag>."""
 
     tenant_id: str
     host: str

@@ -62,3 +62,36 @@ async def test_a_server_without_a_stack_has_no_version(
     async with await server_keys.connect(ip, known_hosts) as conn:
         assert (await conn.run("tenantry-stack version")).exit_status == 1
         assert (await conn.run("tenantry-stack deploy 1.0")).exit_status == 1
+
+
+async def test_a_failed_pull_changes_nothing_and_running_is_what_runs(
+    hetzner: HetznerEmulator, hcloud_client: hcloud.Client, server_keys: ServerKeys,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    files = [{"path": "/opt/tenantry/docker-compose.yml", "content": COMPOSE}]
+    response = create_server(hcloud_client, "tenant-p", user_data=server_keys.user_data(files))
+    ip = response.server.public_net.ipv4.ip
+    known_hosts = server_keys.known_hosts(tmp_path / "known_hosts", ip)
+    wait_for_health(ip, 200)
+    hetzner.admin.post("/_admin/config", {"failing_pulls": {"1.2": 2}})
+
+    async with await server_keys.connect(ip, known_hosts) as conn:
+        assert (await conn.run("tenantry-stack running", check=True)).stdout == "1.0\n"
+        pulled = await conn.run("tenantry-stack pull 1.2")
+        assert pulled.exit_status == 1 and "1.2" in str(pulled.stderr)
+        deployed = await conn.run("tenantry-stack deploy 1.2")  # pulls (fails) first
+        assert deployed.exit_status == 1
+        # Nothing moved: the file keeps its tag, the old version runs and answers.
+        assert (await conn.run("tenantry-stack version", check=True)).stdout == "1.0\n"
+        assert (await conn.run("tenantry-stack running", check=True)).stdout == "1.0\n"
+        assert httpx.get(f"http://{ip}/health").json()["version"] == "1.0"
+        assert hetzner.admin.get("/_admin/config")["failing_pulls"] == {}
+
+        await conn.run("tenantry-stack pull 1.2", check=True)
+        deployed = await conn.run("tenantry-stack deploy 1.2", check=True)
+        assert deployed.stdout == "tenant stack deployed 1.2 (was 1.0)\n"
+        assert (await conn.run("tenantry-stack running", check=True)).stdout == "1.2\n"
+        wait_for_health(ip, 200)
+        assert httpx.get(f"http://{ip}/health").json()["version"] == "1.2"
+        await conn.run("tenantry-stack stop", check=True)
+        assert (await conn.run("tenantry-stack running", check=True)).stdout == ""
