@@ -4,7 +4,7 @@ from db.base import Base
 from db.models.accounts import Account, ApiKey, TeamInvite
 from db.models.audit import AuditLogEntry
 from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
-from db.models.pods import Host, Pod, PodEvent, Snapshot
+from db.models.pods import Host, HostJoinToken, Pod, PodEvent, Snapshot
 from db.models.rollouts import Rollout, RolloutTenant, TenantHealth
 from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
@@ -15,6 +15,7 @@ __all__ = [
     "Base",
     "CreditEntry",
     "Host",
+    "HostJoinToken",
     "MeteringRun",
     "Pod",
     "PodEvent",
