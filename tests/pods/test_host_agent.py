@@ -131,6 +131,11 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
     assert hosts["host-1"]["metrics"]["pods"] == []
     assert hosts["host-1"]["metrics"]["free_memory_mb"] > 0
 
+    # It keeps the credential it got for its join token, private to it.
+    credential = stack.credential_file(0)
+    assert credential.stat().st_mode & 0o777 == 0o600
+    assert json.loads(credential.read_text())["host_id"] == hosts["host-1"]["host_id"]
+
     first.kill()  # the agent dies with its host: no goodbye
     time.sleep(4)
     hosts = cli_hosts(stack)
@@ -150,7 +155,9 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
         stack.agent_logs(),
     )
 
-    stack.start_host_agent(0, interval=0.5)
+    # Started again, it reports with its saved credential (the join token is spent).
+    again = stack.start_host_agent(0, interval=0.5)
+    assert "with its saved credential" in again.log_path.read_text()
     hosts = cli_hosts(stack)
     assert hosts["host-1"]["available"] is True
     assert hosts["host-1"]["status"] == "active"
