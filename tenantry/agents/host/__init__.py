@@ -69,6 +69,10 @@ def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
         log.info("%s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    # Hook for the host's network rules (pods of different accounts apart, no metadata or
+    # host access; `tenantry.agents.host.network`, being written beside this): once it
+    # exists, its check runs here, before the first registration, and a host whose rules
+    # are missing exits EXIT_REFUSED instead of asking for pods.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     join_token = settings.host_join_token.get_secret_value() if settings.host_join_token else None
     interval = settings.host_heartbeat_interval.total_seconds()
