@@ -17,6 +17,18 @@ SCRIPT_PATH = "/usr/local/sbin/tenantry-pod-host-install"
 INPUT_PATH = "/etc/tenantry/install.env"
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so the script reads as itself in user data."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def install_script() -> str:
     return files("tenantry.agents.host").joinpath("pod-host-install.sh").read_text()
 
@@ -60,5 +72,7 @@ def cloud_config(
         ],
         "runcmd": [["sh", "-c", f"set -a && . {INPUT_PATH} && exec {SCRIPT_PATH}"]],
     }
-    body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=1000)
+    body = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000
+    )
     return "#cloud-config\n" + body
