@@ -12,12 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import ApiError
-from db.models import Account
+from db.models import Account, Host
 from db.repo.accounts import key_and_account
+from db.repo.hosts import host_by_credential
 from tenantry.crypto import API_KEY_PREFIX, hash_secret
 from tenantry.settings import ApiSettings
 
-_bearer = HTTPBearer(auto_error=False, description="admin token, host token or account API key")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="admin token, host join token or credential, edge token or account API key",
+)
 
 
 # Dependencies that never block are `async def`: FastAPI runs a plain `def` dependency in
@@ -65,13 +69,45 @@ async def require_admin(credentials: Credentials, settings: SettingsDep) -> None
         raise unauthorized("invalid admin token")
 
 
-async def require_host_token(credentials: Credentials, settings: SettingsDep) -> None:
-    if not _matches(bearer_token(credentials), settings.host_bootstrap_token.get_secret_value()):
-        raise unauthorized("invalid host bootstrap token")
-
-
 AdminDep = Depends(require_admin)
-HostDep = Depends(require_host_token)
+
+
+# Pod hosts and the edge: no shared secret. A host registers once with a single-use join
+# token an admin minted and gets a credential of its own, which is all it may act as; the
+# edge agent has a token that can only report traffic. Only SHA-256 digests are stored,
+# and a digest of a high-entropy token is looked up directly (no timing to learn from).
+
+
+async def join_token_hash(credentials: Credentials) -> str:
+    """The digest of the presented join token; the router checks it is usable, in the
+    registration's own transaction, so a token is spent exactly once."""
+    return hash_secret(bearer_token(credentials))
+
+
+async def current_host(credentials: Credentials, session: SessionDep) -> Host:
+    """The host whose credential was presented."""
+    host = await host_by_credential(session, hash_secret(bearer_token(credentials)))
+    if host is None:
+        raise unauthorized("invalid host credential")
+    return host
+
+
+async def host_or_edge(
+    credentials: Credentials, session: SessionDep, settings: SettingsDep
+) -> Host | None:
+    """A host (by its credential) or the edge agent (None, by the edge token)."""
+    token = bearer_token(credentials)
+    if _matches(token, settings.edge_token.get_secret_value()):
+        return None
+    host = await host_by_credential(session, hash_secret(token))
+    if host is None:
+        raise unauthorized("invalid host credential or edge token")
+    return host
+
+
+JoinTokenHash = Annotated[str, Depends(join_token_hash)]
+CurrentHost = Annotated[Host, Depends(current_host)]
+HostOrEdge = Annotated[Host | None, Depends(host_or_edge)]
 
 
 async def current_account(credentials: Credentials, session: SessionDep) -> Account:

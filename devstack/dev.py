@@ -176,7 +176,7 @@ def load_dev_secrets(state_dir: Path) -> dict[str, str]:
 
     generators: dict[str, Callable[[], str]] = {
         "TENANTRY_ADMIN_TOKEN": lambda: "dev-admin-" + secrets.token_urlsafe(24),
-        "TENANTRY_HOST_BOOTSTRAP_TOKEN": lambda: "dev-host-" + secrets.token_urlsafe(24),
+        "TENANTRY_EDGE_TOKEN": lambda: "dev-edge-" + secrets.token_urlsafe(24),
         "TENANTRY_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
         "TENANTRY_STATUS_TOKEN_KEY": lambda: "dev-status-" + secrets.token_urlsafe(24),
     }

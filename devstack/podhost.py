@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 from devstack.procs import ManagedProcess, StackError, tcp_ready
 from tenantry.clients.podhost.ssh import known_hosts_line
 
@@ -290,10 +292,28 @@ def _logged_since(path: Path, offset: int, text: str) -> Callable[[], bool]:
     return probe
 
 
+def _either(*probes: Callable[[], bool]) -> Callable[[], bool]:
+    return lambda: any(probe() for probe in probes)
+
+
+def mint_join_token(api_url: str, admin_token: str) -> str:
+    """A pre-approved single-use join token from the running API, as an admin mints one."""
+    response = httpx.post(
+        f"{api_url}/v1/admin/hosts/join-tokens",
+        json={"ttl": 600, "approved": True},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=30,
+    )
+    if response.status_code != 201:
+        raise StackError(f"cannot mint a host join token: HTTP {response.status_code}")
+    return str(response.json()["token"])
+
+
 def dev_parts() -> list[DevPart]:
     """`tenantry dev`: two pod hosts on 127.0.10.1 and 127.0.10.2 (``TENANTRY_DEV_POD_HOST_NETWORK``
     moves them), pinned in known_hosts, and a host agent for each once the API is up, as on
-    a real pod host."""
+    a real pod host: each joins with a pre-approved join token minted then, and keeps its
+    credential under the state directory, so a second run reports with it."""
     from devstack.dev import DevContext, DevPart, tenantry_argv
 
     groups: list[PodHostGroup] = []
@@ -331,8 +351,20 @@ def dev_parts() -> list[DevPart]:
             argv = tenantry_argv("host-agent", "--api-url", api_url, "--name", host.name)
             argv += ["--address", host.address, "--ssh-port", str(host.port)]
             argv += ["--host-key-file", f"{host.host_key_path}.pub"]
-            process = ctx.process(name, argv, ready=None, env={"DOCKER_HOST": host.docker_host})
-            process.ready = _logged_since(log_path, log_path.stat().st_size, "registered host")
+            credential = ctx.state_dir / "host-credentials" / f"{host.name}.json"
+            env = {
+                "DOCKER_HOST": host.docker_host,
+                "TENANTRY_HOST_CREDENTIAL_FILE": str(credential),
+            }
+            if not credential.exists():
+                env["TENANTRY_HOST_JOIN_TOKEN"] = mint_join_token(
+                    api_url, ctx.env["TENANTRY_ADMIN_TOKEN"]
+                )
+            process = ctx.process(name, argv, ready=None, env=env)
+            offset = log_path.stat().st_size
+            registered = _logged_since(log_path, offset, "registered host")
+            resumed = _logged_since(log_path, offset, "with its saved credential")
+            process.ready = _either(registered, resumed)
             agents.processes.append(ctx.spawn(process))
             ctx.urls.append((f"host agent {host.name}", f"-> {api_url}, log {log_path}"))
         return agents

@@ -14,7 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql mmdebstrap)
+# mmdebstrap and cloud-init: the pod host install's tests (a fresh Debian image, the
+# cloud-config schema check).
+APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql mmdebstrap cloud-init)
 
 say() { echo "install: $*"; }
 

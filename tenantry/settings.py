@@ -193,7 +193,11 @@ class CoreSettings(BaseSettings):
 
     # Secrets
     admin_token: SecretStr = _placeholder("admin-token")
-    host_bootstrap_token: SecretStr = _placeholder("host-bootstrap-token")
+    # Pod host credentials: hosts join with single-use tokens an admin mints (at most this
+    # old) and then use a credential of their own; the edge agent's token may only report
+    # traffic (`POST /v1/hosts/activity`, source `proxy`).
+    host_join_token_max_ttl: Duration = timedelta(days=7)
+    edge_token: SecretStr = _placeholder("edge-token")
     encryption_key: SecretStr = Field(
         default=SecretStr(DEV_ENCRYPTION_KEY),
         description="Fernet key(s), comma-separated, newest first; old keys still decrypt.",
@@ -405,7 +409,7 @@ class WorkerSettings(CoreSettings):
 
 class EdgeAgentSettings(CoreSettings):
     """The edge agent (`tenantry edge-agent`): Caddy's access log, reported as pod activity
-    to the API at `public_url` with the host bootstrap token, once per interval."""
+    to the API at `public_url` with the edge token, once per interval."""
 
     edge_access_log: Path = Path(".tenantry/caddy/access.log")
     edge_report_interval: Duration = timedelta(seconds=10)
@@ -438,7 +442,11 @@ class HostAgentSettings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "production"
     api_url: str = "http://127.0.0.1:8000"
-    host_bootstrap_token: SecretStr = _placeholder("host-bootstrap-token")
+    # A single-use join token (`tenantry hosts join-token`) is exchanged at the first
+    # registration for this host's own credential, kept in `host_credential_file` (0600)
+    # and used for every later call; the join token is not needed again.
+    host_join_token: SecretStr | None = None
+    host_credential_file: Path = Path("/var/lib/tenantry/host-credential.json")
     host_name: str | None = None
     host_address: str | None = None
     host_ssh_port: int = Field(default=22, ge=1, le=65535)
@@ -458,11 +466,3 @@ class HostAgentSettings(BaseSettings):
         if not value.startswith(("unix:///", "tcp://", "http://")):
             raise ValueError(f"DOCKER_HOST {value!r}: use unix:///path or tcp://host:port")
         return value
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_token(self) -> HostAgentSettings:
-        if self.env == "production" and _is_placeholder(
-            self.host_bootstrap_token.get_secret_value()
-        ):
-            raise ValueError("production refuses a placeholder TENANTRY_HOST_BOOTSTRAP_TOKEN")
-        return self

@@ -57,7 +57,10 @@ class PodRecordActivities:
 
     @activity.defn
     async def pod_reserve_host(self, input: ReserveHostInput) -> PodPlacement:
-        """The least-loaded available host with room for the tier, held for the pod."""
+        """The least-loaded available host with room for the tier, held for the pod.
+
+        Available: reporting (`active`) and approved by an admin; a pending, cordoned,
+        draining or drained host gets no new pods."""
         need_cpu, need_mem = tier_millis(input.tier)
         async with self._sessions() as session, session.begin():
             pod = await session.get(Pod, uuid.UUID(input.pod_id), with_for_update=True)
@@ -68,12 +71,12 @@ class PodRecordActivities:
             await mark_stale_hosts(session, self._heartbeat_timeout)
             if pod.host_id is not None:
                 held = await session.get(Host, pod.host_id)
-                if held is not None and held.status == "active":
+                if held is not None and held.status == "active" and held.state == "approved":
                     return placement_of(held)
             hosts = (
                 await session.scalars(
                     select(Host)
-                    .where(Host.status == "active")
+                    .where(Host.status == "active", Host.state == "approved")
                     .order_by(Host.name)
                     .with_for_update()
                 )

@@ -1,4 +1,5 @@
-"""Pod hosts: registration, heartbeats and activity reports from agents; the admin view.
+"""Pod hosts: registration, heartbeats and activity reports from agents; the admin view,
+join tokens and drains.
 
 A host key is normalised to `type base64` as it is parsed, so the pinned key and a
 later report compare as strings whatever comment or spacing the agent sent.
@@ -46,12 +47,18 @@ class HostRegister(HostUsage):
 
 
 class HostHeartbeat(HostUsage):
-    ssh_host_key: str | None = Field(default=None, description="checked against the pinned key")
+    ssh_host_key: str = Field(description="required, and must equal the pinned key")
+    upstreams: list[str] = Field(
+        default_factory=list,
+        max_length=10000,
+        description="`address:port` of every pod port published here (what the edge would "
+        "route to); each must be on the host's registered address",
+    )
 
     @field_validator("ssh_host_key")
     @classmethod
-    def _key(cls, value: str | None) -> str | None:
-        return None if value is None else _normalise_key(value)
+    def _key(cls, value: str) -> str:
+        return _normalise_key(value)
 
 
 class HostView(BaseModel):
@@ -61,7 +68,8 @@ class HostView(BaseModel):
     ssh_port: int
     ssh_host_key: str
     status: str
-    available: bool
+    state: str = Field(description="pending, approved, cordoned, draining or drained")
+    available: bool = Field(description="approved and reporting: takes new pods")
     capacity_cpu_millis: int
     capacity_memory_mb: int
     used_cpu_millis: int
@@ -70,6 +78,31 @@ class HostView(BaseModel):
     metrics: dict[str, Any] = Field(
         default_factory=dict, description="what the host agent last reported beyond usage"
     )
+
+
+class HostRegistered(HostView):
+    credential: str = Field(
+        description="this host's own credential for every later call; shown only now"
+    )
+
+
+class JoinTokenCreate(BaseModel):
+    ttl: int = Field(default=3600, ge=1, description="seconds the token may be used")
+    approved: bool = Field(
+        default=False, description="the host takes pods at once instead of waiting as pending"
+    )
+
+
+class JoinToken(BaseModel):
+    token: str = Field(description="single use; shown only now")
+    approved: bool
+    expires_at: datetime
+
+
+class DrainResult(BaseModel):
+    host: HostView
+    hibernating: list[str] = Field(description="pods asked to hibernate (they restore elsewhere)")
+    failed: dict[str, str] = Field(description="pods that refused, with why (drain again later)")
 
 
 class PodActivityReport(BaseModel):
@@ -93,7 +126,8 @@ def host_view(host: Host) -> HostView:
         ssh_port=host.ssh_port,
         ssh_host_key=host.ssh_host_key,
         status=host.status,
-        available=host.status == "active",
+        state=host.state,
+        available=host.status == "active" and host.state == "approved",
         capacity_cpu_millis=host.capacity_cpu_millis,
         capacity_memory_mb=host.capacity_memory_mb,
         used_cpu_millis=host.used_cpu_millis,

@@ -5,7 +5,7 @@ from db.models.accounts import Account, ApiKey, TeamInvite
 from db.models.audit import AuditLogEntry
 from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
 from db.models.idempotency import IdempotencyKey
-from db.models.pods import Host, Pod, PodEvent, Snapshot
+from db.models.pods import Host, HostJoinToken, Pod, PodEvent, Snapshot
 from db.models.rollouts import Rollout, RolloutTenant, TenantHealth
 from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
@@ -16,6 +16,7 @@ __all__ = [
     "Base",
     "CreditEntry",
     "Host",
+    "HostJoinToken",
     "IdempotencyKey",
     "MeteringRun",
     "Pod",

@@ -13,6 +13,9 @@ from db.base import Base, created_at, in_values, updated_at, uuid_pk
 from db.types import EncryptedJSON
 
 HOST_STATUSES = ("registering", "active", "draining", "offline")
+# What an admin allows a host to do, apart from whether its agent reports (`status`):
+# only an `approved` host gets new pods.
+HOST_STATES = ("pending", "approved", "cordoned", "draining", "drained")
 POD_STATUSES = (
     "creating",
     "running",
@@ -28,10 +31,18 @@ SNAPSHOT_STATUSES = ("uploading", "ready", "failed", "deleted")
 
 
 class Host(Base):
-    """A Docker host that runs pods; reached over SSH with a pinned host key."""
+    """A Docker host that runs pods; reached over SSH with a pinned host key.
+
+    `status` is what its agent's reports say (active, or offline when silent); `state` is
+    what an admin decided (pending until approved, cordoned, draining, drained). Its agent
+    authenticates with a per-host credential of which only the SHA-256 is kept.
+    """
 
     __tablename__ = "hosts"
-    __table_args__ = (CheckConstraint(in_values("status", HOST_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(in_values("status", HOST_STATUSES), name="status"),
+        CheckConstraint(in_values("state", HOST_STATES), name="state"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(unique=True)
@@ -39,6 +50,8 @@ class Host(Base):
     ssh_port: Mapped[int] = mapped_column(default=22, server_default="22")
     ssh_host_key: Mapped[str]  # "ssh-ed25519 AAAA...", pinned at registration
     status: Mapped[str] = mapped_column(default="registering", server_default="registering")
+    state: Mapped[str] = mapped_column(default="pending", server_default="pending")
+    credential_hash: Mapped[str | None] = mapped_column(unique=True)
     capacity_cpu_millis: Mapped[int] = mapped_column(default=0, server_default="0")
     capacity_memory_mb: Mapped[int] = mapped_column(default=0, server_default="0")
     used_cpu_millis: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -47,6 +60,24 @@ class Host(Base):
     last_heartbeat_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
+
+
+class HostJoinToken(Base):
+    """A single-use, expiring token an admin minted for one new host to register with.
+
+    Only its SHA-256 is kept; `used_at` is set in the registration's transaction, so a
+    token registers one host at most.
+    """
+
+    __tablename__ = "host_join_tokens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    approved: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    host_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hosts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at()
 
 
 class Pod(Base):

@@ -4,9 +4,10 @@ It runs beside Caddy (`tenantry dev` starts it, and a production edge would run 
 sidecar) and needs no database: it follows Caddy's JSON access log (a file, so Caddy never
 waits for it and a restarted agent just carries on), maps each request's Host to a pod
 through the routes in Caddy's own config (route ids are ``pod-{pod_id}-{service}``, see
-`tenantry.rules.edge_names`), and once per `edge_report_interval` sends the pods seen since the last
-report in one batch to ``POST /v1/hosts/activity`` with source ``proxy`` (host bootstrap
-token). So a pod gets at most one keepalive per interval however busy it is, and a
+`tenantry.rules.edge_names`), and once per `edge_report_interval` sends the pods seen since
+the last report in one batch to ``POST /v1/hosts/activity`` with source ``proxy``, with
+the edge token (``TENANTRY_EDGE_TOKEN``: a credential of its own that can only report
+traffic). So a pod gets at most one keepalive per interval however busy it is, and a
 report that fails (the API is down) is merged into the next one.
 
 Only hosts seen in an interval cost a lookup, and the route map is read from Caddy once
@@ -205,7 +206,7 @@ async def _run(settings: EdgeAgentSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    token = settings.host_bootstrap_token.get_secret_value()
+    token = settings.edge_token.get_secret_value()
     follower = LogFollower(settings.edge_access_log)
     async with (
         CaddyAdmin(settings.caddy_admin_url, settings.edge_server) as caddy,

@@ -16,11 +16,21 @@ def host_agent(
         str | None,
         typer.Option("--api-url", help="API base URL (env: TENANTRY_API_URL)", show_default=False),
     ] = None,
-    token: Annotated[
+    join_token: Annotated[
         str | None,
         typer.Option(
-            "--token",
-            help="host bootstrap token (env: TENANTRY_HOST_BOOTSTRAP_TOKEN)",
+            "--join-token",
+            help="single-use join token from `tenantry hosts join-token`, needed only until "
+            "the host has its own credential (env: TENANTRY_HOST_JOIN_TOKEN)",
+            show_default=False,
+        ),
+    ] = None,
+    credential_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--credential-file",
+            help="where this host's credential is kept, mode 0600 (env: "
+            "TENANTRY_HOST_CREDENTIAL_FILE; default: /var/lib/tenantry/host-credential.json)",
             show_default=False,
         ),
     ] = None,
@@ -98,16 +108,19 @@ def host_agent(
 
     Pods with a live session (a running `docker exec` into the pod, or an
     established connection to a pod service named `ssh`) are reported as
-    activity, so they are not hibernated as idle. Exits 0 on SIGTERM/Ctrl-C,
-    2 when the API refuses the host (bad token, a host key other than the
-    pinned one); an unreachable API is retried with backoff.
+    activity, so they are not hibernated as idle. The first registration
+    spends the join token for this host's own credential, saved to the
+    credential file and used from then on. Exits 0 on SIGTERM/Ctrl-C, 2 when
+    the API refuses the host (a bad, expired or used join token, a host key
+    other than the pinned one); an unreachable API is retried with backoff.
     """
     from tenantry.agents.host import identity_from, run_agent
     from tenantry.settings import HostAgentSettings
 
     flags: dict[str, Any] = {
         "api_url": api_url,
-        "host_bootstrap_token": token,
+        "host_join_token": join_token,
+        "host_credential_file": credential_file,
         "host_name": name,
         "host_address": address,
         "host_ssh_port": ssh_port,

@@ -1,7 +1,7 @@
 """The route table: every (method, path) the API serves, and who may call it.
 
 Committed as a list so that moving routers between modules (or adding one) cannot drop
-a route or its guard unnoticed: a route without its admin, host or API-key check would
+a route or its guard unnoticed: a route without its admin, host, edge or API-key check would
 otherwise still answer, to anyone. A new route is added here on purpose.
 """
 
@@ -16,7 +16,14 @@ from api.app import create_app
 from tests.fixtures.api import api_settings
 
 ADMIN, HOST, ACCOUNT, PUBLIC = "admin", "host", "account", "public"
-GUARDS = {"require_admin": ADMIN, "require_host_token": HOST, "current_account": ACCOUNT}
+JOIN, AGENT = "join token", "host or edge"
+GUARDS = {
+    "require_admin": ADMIN,
+    "join_token_hash": JOIN,
+    "current_host": HOST,
+    "host_or_edge": AGENT,
+    "current_account": ACCOUNT,
+}
 WAKE_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 EXPECTED = {
@@ -40,9 +47,9 @@ EXPECTED = {
     ("POST", "/v1/pods/{pod_id}/restore", ACCOUNT),
     ("POST", "/v1/pods/{pod_id}/keepalive", ACCOUNT),
     ("DELETE", "/v1/pods/{pod_id}", ACCOUNT),
-    ("POST", "/v1/hosts/register", HOST),
+    ("POST", "/v1/hosts/register", JOIN),
     ("POST", "/v1/hosts/{host_id}/heartbeat", HOST),
-    ("POST", "/v1/hosts/activity", HOST),
+    ("POST", "/v1/hosts/activity", AGENT),
     ("GET", "/v1/admin/signups", ADMIN),
     ("POST", "/v1/admin/signups/{signup_id}/approve", ADMIN),
     ("POST", "/v1/admin/signups/{signup_id}/reject", ADMIN),
@@ -58,6 +65,11 @@ EXPECTED = {
     ("GET", "/v1/admin/health", ADMIN),
     ("POST", "/v1/admin/health/sweep", ADMIN),
     ("GET", "/v1/admin/hosts", ADMIN),
+    ("POST", "/v1/admin/hosts/join-tokens", ADMIN),
+    ("POST", "/v1/admin/hosts/{host_id}/approve", ADMIN),
+    ("POST", "/v1/admin/hosts/{host_id}/cordon", ADMIN),
+    ("POST", "/v1/admin/hosts/{host_id}/drain", ADMIN),
+    ("DELETE", "/v1/admin/hosts/{host_id}", ADMIN),
     ("POST", "/v1/admin/metering/run", ADMIN),
     ("GET", "/v1/admin/reconciliation", ADMIN),
     ("POST", "/v1/admin/stripe/recover", ADMIN),

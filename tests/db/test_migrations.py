@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "tenants",
     "provisioning_log",
     "hosts",
+    "host_join_tokens",
     "pods",
     "pod_events",
     "snapshots",

@@ -20,7 +20,7 @@ from tests.deploy.conftest import COMPOSE
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = [
     "postgres_password", "tenantry_database_url", "tenantry_admin_token",
-    "tenantry_host_bootstrap_token", "tenantry_encryption_key", "tenantry_hetzner_token",
+    "tenantry_edge_token", "tenantry_encryption_key", "tenantry_hetzner_token",
     "tenantry_aws_access_key_id", "tenantry_aws_secret_access_key", "tenantry_stripe_api_key",
     "tenantry_stripe_webhook_secret", "tenantry_smtp_url", "ssh_key", "ssh_key.pub",
 ]  # fmt: skip

@@ -22,10 +22,11 @@ def test_a_file_named_after_the_setting_sets_it(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql+psycopg://u:p@db/tenantry"
 
 
-def test_the_host_agent_reads_its_token_from_a_file(tmp_path: Path) -> None:
-    (tmp_path / "tenantry_host_bootstrap_token").write_text("host-token-from-file")
+def test_the_host_agent_reads_its_join_token_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "tenantry_host_join_token").write_text("join-token-from-file")
     settings = HostAgentSettings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
-    assert settings.host_bootstrap_token.get_secret_value() == "host-token-from-file"
+    assert settings.host_join_token is not None
+    assert settings.host_join_token.get_secret_value() == "join-token-from-file"
 
 
 def test_an_environment_variable_wins_over_the_file(

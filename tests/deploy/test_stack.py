@@ -175,7 +175,7 @@ def deployed(
             "tenantry_database_url":
                 f"postgresql+psycopg://tenantry:{password}@127.0.0.1:{pg_port}/tenantry",
             "tenantry_admin_token": ADMIN_TOKEN,
-            "tenantry_host_bootstrap_token": "deploy-test-host-token",
+            "tenantry_edge_token": "deploy-test-edge-token",
             "tenantry_encryption_key": "3q2-7wbVjS0M1fU7mEwD1pZy3Bqk0VQxk4kJq2b9GmE=",
             "tenantry_hetzner_token": hetzner.token,
             "tenantry_aws_access_key_id": "deploy-test-access-key",

@@ -23,7 +23,7 @@ from devstack.docker import DockerDaemon
 from devstack.podhost import generate_keypair
 from devstack.procs import ManagedProcess, free_port
 from tenantry.agents.host.docker import DockerEngine, engine_client
-from tests.fixtures.api import ADMIN_TOKEN, HOST_TOKEN
+from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import POD_CONFIG, containers_of, create, status, wait
 
@@ -131,6 +131,11 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
     assert hosts["host-1"]["metrics"]["pods"] == []
     assert hosts["host-1"]["metrics"]["free_memory_mb"] > 0
 
+    # It keeps the credential it got for its join token, private to it.
+    credential = stack.credential_file(0)
+    assert credential.stat().st_mode & 0o777 == 0o600
+    assert json.loads(credential.read_text())["host_id"] == hosts["host-1"]["host_id"]
+
     first.kill()  # the agent dies with its host: no goodbye
     time.sleep(4)
     hosts = cli_hosts(stack)
@@ -150,7 +155,9 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
         stack.agent_logs(),
     )
 
-    stack.start_host_agent(0, interval=0.5)
+    # Started again, it reports with its saved credential (the join token is spent).
+    again = stack.start_host_agent(0, interval=0.5)
+    assert "with its saved credential" in again.log_path.read_text()
     hosts = cli_hosts(stack)
     assert hosts["host-1"]["available"] is True
     assert hosts["host-1"]["status"] == "active"
@@ -171,7 +178,8 @@ def test_a_host_key_other_than_the_pinned_one_is_fatal(
     result = subprocess.run(
         [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
         env={
-            "TENANTRY_HOST_BOOTSTRAP_TOKEN": HOST_TOKEN,
+            "TENANTRY_HOST_JOIN_TOKEN": stack.mint_join_token(),
+            "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "impostor.json"),
             "TENANTRY_HOST_ADDRESS": host.address,
             "TENANTRY_HOST_KEY_FILE": f"{impostor}.pub",
             "DOCKER_HOST": stack.pod_hosts.docker_host,
@@ -184,11 +192,13 @@ def test_a_host_key_other_than_the_pinned_one_is_fatal(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "host_key_mismatch" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-    # A wrong bootstrap token is just as fatal.
+    assert not (tmp_path / "impostor.json").exists()
+    # A wrong join token is just as fatal.
     result = subprocess.run(
         [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
         env={
-            "TENANTRY_HOST_BOOTSTRAP_TOKEN": "not-the-token",
+            "TENANTRY_HOST_JOIN_TOKEN": "not-the-token",
+            "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "wrong.json"),
             "TENANTRY_HOST_ADDRESS": host.address,
             "TENANTRY_HOST_KEY_FILE": f"{host.host_key_path}.pub",
         },
@@ -233,7 +243,8 @@ def test_an_unreachable_api_is_retried_and_sigterm_stops_the_agent(
         ],
         log_path=log,
         env={
-            "TENANTRY_HOST_BOOTSTRAP_TOKEN": HOST_TOKEN,
+            "TENANTRY_HOST_JOIN_TOKEN": stack.mint_join_token(),
+            "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "credential.json"),
             "DOCKER_HOST": stack.pod_hosts.docker_host,
         },
     ).start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.fixtures.api import HOST_TOKEN
+from tests.fixtures.api import EDGE_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import POD_CONFIG, containers_of, create, status, wait
 
@@ -20,7 +20,7 @@ def test_reported_activity_keeps_a_pod_up_and_silence_hibernates_it(pod_stack: S
 
     # An agent at the edge reports traffic every 2 s for 10 s: longer than the timeout.
     unknown = str(uuid.uuid4())
-    with stack.api.client(HOST_TOKEN) as agent:
+    with stack.api.client(EDGE_TOKEN) as agent:
         for _ in range(5):
             report = agent.post(
                 "/v1/hosts/activity", json={"source": "proxy", "pods": [pod_id, unknown]}
@@ -35,7 +35,7 @@ def test_reported_activity_keeps_a_pod_up_and_silence_hibernates_it(pod_stack: S
         # Why it is still running: the last activity and what saw it.
         assert pod["status"] == "running"
         assert pod["last_activity_source"] == "proxy"
-        # Another account's key is not a host token.
+        # An account's key is not a host or edge credential.
         assert (
             http.post("/v1/hosts/activity", json={"source": "proxy", "pods": []}).status_code == 401
         )
@@ -45,6 +45,6 @@ def test_reported_activity_keeps_a_pod_up_and_silence_hibernates_it(pod_stack: S
     assert pod["status"] == "hibernated", pod["error"]
     assert pod["snapshot"] is not None
     assert containers_of(stack, pod_id) == []
-    with stack.api.client(HOST_TOKEN) as agent:
-        late = agent.post("/v1/hosts/activity", json={"source": "ssh", "pods": [pod_id]})
+    with stack.api.client(EDGE_TOKEN) as agent:
+        late = agent.post("/v1/hosts/activity", json={"source": "proxy", "pods": [pod_id]})
         assert late.json() == {"kept_alive": [], "ignored": [pod_id]}

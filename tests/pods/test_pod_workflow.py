@@ -92,13 +92,9 @@ async def test_pod_lives_hibernates_and_restores_on_the_other_host(
         # A hibernated pod cannot be kept alive.
         assert http.post(f"/v1/pods/{pod_id}/keepalive").status_code == 409
         # The first host reports itself full: the pod comes back on the other one.
-        with stack.api.client("test-host-token") as host_http:
-            hosts = stack.api.admin().get("/v1/admin/hosts").json()["data"]
-            first = next(h for h in hosts if h["name"] == first_host)
-            full = host_http.post(
-                f"/v1/hosts/{first['host_id']}/heartbeat", json={"capacity_cpu_millis": 0}
-            )
-            assert full.status_code == 200, full.text
+        first = next(i for i, h in enumerate(stack.pod_hosts.hosts) if h.name == first_host)
+        full = stack.heartbeat(first, capacity_cpu_millis=0)
+        assert full.status_code == 200, full.text
         assert http.post(f"/v1/pods/{pod_id}/restore").status_code == 202
 
     pod = wait(

@@ -135,3 +135,26 @@ def test_every_production_command_is_there(plain_venv: Path) -> None:
     assert result.returncode == 0, result.stderr
     for command in ("api", "worker", "migrate", "host-agent", "edge-agent", "dev"):
         assert f" {command} " in result.stdout, command
+
+
+def test_the_pod_host_install_script_travels_in_the_wheel(plain_venv: Path, tmp_path: Path) -> None:
+    """`tenantry hosts cloud-init` embeds a script that is package data, not a module."""
+    key = tmp_path / "id.pub"
+    key.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHb7dMDtZ5bUJuhh3m4C0Hq0XCqCrLYc1VAWmIbsWW7m\n"
+    )
+    result = _run(
+        plain_venv,
+        "tenantry",
+        "hosts",
+        "cloud-init",
+        "--join-token",
+        "tntj_wheel",
+        "--api-url",
+        "https://api.example.com",
+        "--ssh-public-key",
+        str(key),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("#cloud-config")
+    assert '"runtimeArgs": ["--network=host"]' in result.stdout

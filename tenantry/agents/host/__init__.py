@@ -1,11 +1,13 @@
 """`tenantry host-agent`: runs on every pod host and keeps the control plane's view of it true.
 
-It registers the host with the API (host bootstrap token): its name, the address and
-port the control plane reaches it on over SSH, its SSH host key (pinned by the API from
-then on) and its capacity. Then it heartbeats every interval with capacity and usage,
-and reports pods with live sessions as activity. A host whose agent stops is marked
-offline after ``TENANTRY_HOST_HEARTBEAT_TIMEOUT`` and gets no new pods until its agent
-reports again. SIGTERM or SIGINT stops it between two reports (exit 0).
+It registers the host with the API once, spending a single-use join token for the host's
+own credential (saved with mode 0600 at ``TENANTRY_HOST_CREDENTIAL_FILE``): its name, the
+address and port the control plane reaches it on over SSH, its SSH host key (pinned by
+the API from then on) and its capacity. A new host waits as `pending` until an admin
+approves it, unless its token was minted approved. Then it heartbeats every interval
+with capacity and usage, and reports pods with live sessions as activity. A host whose
+agent stops is marked offline after ``TENANTRY_HOST_HEARTBEAT_TIMEOUT`` and gets no new
+pods until its agent reports again. SIGTERM or SIGINT stops it between two reports (exit 0).
 """
 
 from __future__ import annotations
@@ -67,13 +69,16 @@ def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
         log.info("%s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    # Hook for the host's network rules (pods of different accounts apart, no metadata or
+    # host access; `tenantry.agents.host.network`, being written beside this): once it
+    # exists, its check runs here, before the first registration, and a host whose rules
+    # are missing exits EXIT_REFUSED instead of asking for pods.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    token = settings.host_bootstrap_token.get_secret_value()
+    join_token = settings.host_join_token.get_secret_value() if settings.host_join_token else None
     interval = settings.host_heartbeat_interval.total_seconds()
     try:
         with httpx.Client(
             base_url=settings.api_url,
-            headers={"Authorization": f"Bearer {token}"},
             timeout=min(10.0, max(interval, 2.0)),
         ) as api:
             docker = DockerEngine(engine_client(settings.docker_host))
@@ -85,7 +90,15 @@ def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
                     interval,
                     settings.docker_host,
                 )
-                HostAgent(identity, api=api, docker=docker, interval=interval, stop=stop).run()
+                HostAgent(
+                    identity,
+                    api=api,
+                    docker=docker,
+                    interval=interval,
+                    stop=stop,
+                    credential_file=settings.host_credential_file,
+                    join_token=join_token,
+                ).run()
             finally:
                 docker.close()
     except AgentRefused as exc:

@@ -52,6 +52,9 @@ class PodOnHost:
     memory_mb: int
     exec_sessions: int
     ssh_connections: int
+    # ``address:port`` of each published port: what the edge is routed to. The API
+    # refuses a heartbeat listing one off this host's registered address.
+    upstreams: tuple[str, ...] = ()
 
     @property
     def in_session(self) -> bool:
@@ -100,10 +103,10 @@ class DockerEngine:
             data = self._get(f"/containers/{summary['Id']}/json")
             if data is None or not _belongs_to(data, address):
                 continue
-            found.append(self._pod(data))
+            found.append(self._pod(data, address))
         return sorted(found, key=lambda p: p.pod_id)
 
-    def _pod(self, data: dict[str, Any]) -> PodOnHost:
+    def _pod(self, data: dict[str, Any], address: str) -> PodOnHost:
         config = data.get("Config") or {}
         labels: dict[str, str] = config.get("Labels") or {}
         host_config = data.get("HostConfig") or {}
@@ -122,7 +125,23 @@ class DockerEngine:
             memory_mb=memory // (1024 * 1024),
             exec_sessions=execs,
             ssh_connections=established_connections(pid, ssh_ports(labels)) if pid else 0,
+            upstreams=published_upstreams(data, address),
         )
+
+
+def published_upstreams(data: dict[str, Any], address: str) -> tuple[str, ...]:
+    """``ip:port`` of every published port; no HostIp means ``address``, as the control
+    plane's client reads it."""
+    bindings: dict[str, list[dict[str, str]] | None] = (data.get("NetworkSettings") or {}).get(
+        "Ports"
+    ) or {}
+    found = set()
+    for binds in bindings.values():
+        for bind in binds or []:
+            ip = bind.get("HostIp") or address
+            host = f"[{ip}]" if ":" in ip else ip
+            found.add(f"{host}:{bind.get('HostPort', '')}")
+    return tuple(sorted(found))
 
 
 def _belongs_to(data: dict[str, Any], address: str) -> bool:

@@ -1,0 +1,1 @@
+../tenantry/agents/host/pod-host-install.sh
