@@ -14,7 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql)
+# runsc: gVisor, the default pod runtime; e2fsprogs: each workspace is its own ext4
+# image (mkfs.ext4); iptables: the pod hosts' firewall between accounts' networks.
+APT_PACKAGES=(docker.io runsc e2fsprogs iptables openssh-server caddy busybox-static zstd postgresql)
 
 say() { echo "install: $*"; }
 

@@ -33,6 +33,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tenantry.contracts.podhost import (
+    DEFAULT_POD_CAPABILITIES,
+    POD_BASE_IMAGE_PREFIX,
+    PodIsolation,
+)
+
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
 PLACEHOLDER_PREFIX = "dev-placeholder-"
 DEV_ENCRYPTION_KEY = "dev-placeholder-DIL4a9x1cm7vZ6bqk0AgGxJrZ2VfQ3sYw8Tn1Ue5Hoo="
@@ -179,11 +185,34 @@ class CoreSettings(BaseSettings):
     # Pods: the container runtime on pod hosts, the SSH login there, how many snapshots
     # a pod keeps, how long a host may go without a heartbeat before it gets no new pods,
     # and how soon a pod step on a dead worker is noticed (its heartbeat timeout).
-    pod_runtime: Literal["runc", "runsc", "auto"] = "runc"
     pod_host_user: str | None = None
     pod_snapshots_to_keep: int = Field(default=3, ge=1)
     host_heartbeat_timeout: Duration = timedelta(seconds=90)
     pod_step_heartbeat: Duration = timedelta(seconds=10)
+
+    # Pods that strangers share a host with (README "Pods: isolation"): gVisor's runsc
+    # unless runc is chosen here on purpose (a host without runsc then refuses pods); the
+    # capabilities a dev environment keeps after --cap-drop ALL; the address the edge
+    # dials, the only one pod ports are published on (unset: the host's SSH address); the
+    # image prefixes a pod may use; the prefix of the per-account bridges (the host
+    # firewall matches on it); where workspace filesystem images live on the hosts.
+    pod_runtime: Literal["runc", "runsc", "auto"] = "runsc"
+    pod_capabilities: list[str] = Field(default_factory=lambda: list(DEFAULT_POD_CAPABILITIES))
+    pod_publish_address: str | None = None
+    pod_image_allowlist: list[str] = Field(default_factory=lambda: [POD_BASE_IMAGE_PREFIX])
+    pod_bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
+    pod_workspace_root: Path = Path("/var/lib/tenantry/workspaces")
+
+    @property
+    def pod_isolation(self) -> PodIsolation:
+        """The pod settings above as the pod-host client takes them."""
+        return PodIsolation(
+            runtime=self.pod_runtime,
+            capabilities=tuple(self.pod_capabilities),
+            publish_address=self.pod_publish_address,
+            bridge_prefix=self.pod_bridge_prefix,
+            workspace_root=str(self.pod_workspace_root),
+        )
 
     # The edge (Caddy): its admin API and the HTTP server there that holds pod routes.
     # Pods are served at {service}-{pod}-{account}.{pod_base_domain} (see tenantry.rules.edge_names)

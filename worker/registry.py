@@ -175,7 +175,7 @@ def pod_activities(
             known_hosts=known_hosts,
             s3=s3,
             ssh_user=settings.pod_host_user,
-            runtime=settings.pod_runtime,
+            isolation=settings.pod_isolation,
         )
 
     hosts = PodHostActivities(PinnedClients(make_client), s3, async_sessions)
