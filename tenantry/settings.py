@@ -16,6 +16,7 @@ secrets checks while it talks to emulators.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from datetime import timedelta
 from functools import cached_property
@@ -195,13 +196,16 @@ class CoreSettings(BaseSettings):
     # capabilities a dev environment keeps after --cap-drop ALL; the address the edge
     # dials, the only one pod ports are published on (unset: the host's SSH address); the
     # image prefixes a pod may use; the prefix of the per-account bridges (the host
-    # firewall matches on it); where workspace filesystem images live on the hosts.
+    # firewall matches on it); where workspace filesystem images live on the hosts, and
+    # how often a running pod's workspace is measured (a full one is shown on the pod).
     pod_runtime: Literal["runc", "runsc", "auto"] = "runsc"
     pod_capabilities: list[str] = Field(default_factory=lambda: list(DEFAULT_POD_CAPABILITIES))
     pod_publish_address: str | None = None
     pod_image_allowlist: list[str] = Field(default_factory=lambda: [POD_BASE_IMAGE_PREFIX])
     pod_bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
     pod_workspace_root: Path = Path("/var/lib/tenantry/workspaces")
+    pod_workspace_max_mb: int | None = Field(default=None, ge=8)
+    pod_workspace_check: Duration = timedelta(minutes=5)
 
     @property
     def pod_isolation(self) -> PodIsolation:
@@ -212,6 +216,7 @@ class CoreSettings(BaseSettings):
             publish_address=self.pod_publish_address,
             bridge_prefix=self.pod_bridge_prefix,
             workspace_root=str(self.pod_workspace_root),
+            workspace_max_mb=self.pod_workspace_max_mb,
         )
 
     # The edge (Caddy): its admin API and the HTTP server there that holds pod routes.
@@ -355,6 +360,8 @@ class CoreSettings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}"
+            elif isinstance(value, list):
+                value = json.dumps(value)  # how pydantic-settings reads a list
             env[f"TENANTRY_{name.upper()}"] = str(value)
         return env
 

@@ -187,6 +187,7 @@ def pod_activities(
             hosts.pod_remove_container_if_present,
             hosts.pod_remove_workspace_if_present,
             hosts.pod_container_state,
+            hosts.pod_workspace_usage,
             hosts.pod_snapshot_to_s3,
             hosts.pod_verify_snapshot,
             hosts.pod_restore_from_s3,

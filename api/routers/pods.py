@@ -126,6 +126,7 @@ async def create_pod(
                 snapshots_to_keep=settings.pod_snapshots_to_keep,
                 idle_timeout_seconds=config.idle_timeout,
                 heartbeat_seconds=settings.pod_step_heartbeat.total_seconds(),
+                workspace_check_seconds=settings.pod_workspace_check.total_seconds(),
             ),
             id=pod_workflow_id(str(pod_id)),
             task_queue=settings.task_queue,

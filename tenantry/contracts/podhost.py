@@ -106,7 +106,9 @@ class PodIsolation(_Model):
     runsc when the host has it. ``publish_address``: the only address pod ports are
     published on (the one the edge dials); None means the host's SSH address.
     ``bridge_prefix`` starts every per-account bridge's name, which is what the host
-    firewall matches on. ``workspace_root`` holds each workspace's ext4 image and mount.
+    firewall matches on. ``workspace_root`` holds each workspace's ext4 image and mount;
+    ``workspace_max_mb`` caps every workspace below its tier's size (a small dev or test
+    machine, as ``--cpus`` is capped at the host's CPUs).
     """
 
     runtime: ContainerRuntime = "runsc"
@@ -114,6 +116,11 @@ class PodIsolation(_Model):
     publish_address: str | None = None
     bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
     workspace_root: str = "/var/lib/tenantry/workspaces"
+    workspace_max_mb: int | None = Field(default=None, ge=8)
+
+    def workspace_mb(self, spec: PodSpec) -> int:
+        """The size of ``spec``'s workspace filesystem on this host."""
+        return min(spec.workspace_limit_mb, self.workspace_max_mb or spec.workspace_limit_mb)
 
 
 def account_network(account_id: str) -> str:

@@ -220,7 +220,7 @@ class PodContainers:
         return (
             f"mkdir -p {mount} && if ! mountpoint -q {mount}; then "
             f"if [ ! -f {image} ]; then "
-            f"truncate -s {spec.workspace_limit_mb}M {image}.part && "
+            f"truncate -s {self.isolation.workspace_mb(spec)}M {image}.part && "
             f"mkfs.ext4 -q -F -m 0 {image}.part && mv {image}.part {image} && "
             f"mount -o loop,nosuid,nodev {image} {mount} && rmdir {mount}/lost+found; "
             f"else mount -o loop,nosuid,nodev {image} {mount}; fi; fi && "
