@@ -43,7 +43,12 @@ from tenantry.contracts.pod import PodInput, PodRequest, PodState, PodStatus
 from tenantry.contracts.podhost import PodSpec
 from tenantry.rules.edge_names import account_handle, label_problem
 from tenantry.rules.plans import PodTier
-from tenantry.rules.pod_config import POD_NAME, PodConfigError, parse_pod_config
+from tenantry.rules.pod_config import (
+    POD_NAME,
+    PodConfigError,
+    image_allowed,
+    parse_pod_config,
+)
 from workflows.pod import PodWorkflow
 
 PodUpdate = UpdateMethodMultiParam[[PodWorkflow, PodRequest], PodState]
@@ -66,6 +71,9 @@ async def create_pod(
         config = parse_pod_config(body.config)
     except PodConfigError as exc:
         raise ApiError(422, "invalid_input", str(exc), {"fields": exc.fields}) from exc
+    if not image_allowed(config.resolved_image, settings.pod_image_allowlist):
+        allowed = ", ".join(settings.pod_image_allowlist)
+        raise _invalid("config.image", f"image not allowed here (allowed: {allowed})")
     name = body.name or config.name
     if name is None:
         raise _invalid("name", "a pod needs a name (in the request or its config)")
