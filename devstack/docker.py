@@ -291,6 +291,14 @@ def dev_parts() -> list[DevPart]:
         image = ensure_pod_base_image(host)
         # The pod hosts part reads it; the API and worker never talk to Docker directly.
         ctx.env[DOCKER_HOST_ENV] = host
+        # Workspace images under the stack's state; runc only when the daemon we adopted
+        # has no runsc, chosen explicitly here, as production would have to.
+        if "TENANTRY_POD_WORKSPACE_ROOT" not in os.environ:
+            ctx.env["TENANTRY_POD_WORKSPACE_ROOT"] = str(ctx.state_dir / "workspaces")
+        runtimes = docker_cli(host, "info", "--format", "{{json .Runtimes}}")
+        if "runsc" not in runtimes and "TENANTRY_POD_RUNTIME" not in os.environ:
+            ctx.env["TENANTRY_POD_RUNTIME"] = "runc"
+            ctx.urls.append(("docker (pods)", "no runsc in this daemon: pods run under runc"))
         ctx.urls.append(("docker (pods)", f"{host}  image {image}"))
         return daemon
 
