@@ -207,6 +207,12 @@ class CoreSettings(BaseSettings):
     pod_workspace_max_mb: int | None = Field(default=None, ge=8)
     pod_workspace_check: Duration = timedelta(minutes=5)
 
+    @field_validator("pod_capabilities", "pod_image_allowlist", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        """A list given as text is JSON (as in the environment, and as `to_env` writes it)."""
+        return json.loads(value) if isinstance(value, str) else value
+
     @property
     def pod_isolation(self) -> PodIsolation:
         """The pod settings above as the pod-host client takes them."""
