@@ -9,11 +9,18 @@ it clears once files are deleted.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
 from collections.abc import Callable
 
 from tenantry.clients.podhost import PodHostClient
-from tenantry.contracts.podhost import ContainerRef, ExecInput, RunContainerInput
+from tenantry.contracts.podhost import (
+    ContainerRef,
+    ExecInput,
+    RunContainerInput,
+    StopContainerInput,
+)
 from tests.fixtures.podhosts import PodHosts
 from tests.fixtures.stack import Stack
 from tests.pods.conftest import new_spec, remove_pod, sh
@@ -83,3 +90,24 @@ def test_get_pod_says_when_its_workspace_is_full(stack_factory: Callable[..., St
     pod = wait(stack, key, pod_id, lambda p: p["status_reason"] is None, timeout=30)
     assert pod["status"] == "running"
     assert pod["error"] is None
+
+
+async def test_a_stopped_pod_starts_on_its_workspace_again_after_a_reboot_unmounted_it(
+    client: PodHostClient, hosts: PodHosts
+) -> None:
+    host = hosts.ref(0)
+    spec = new_spec(workspace_mb=16)
+    try:
+        await client.run_container(RunContainerInput(host=host, spec=spec))
+        await sh(client, host, spec.pod_id, "echo kept > /workspace/note")
+        await client.stop_container(StopContainerInput(host=host, pod_id=spec.pod_id))
+        # What a reboot does to the loop mount (the hosts are this machine).
+        mount = hosts.workspace_root / spec.pod_id
+        subprocess.run(["umount", str(mount)], check=True)
+        assert not os.path.ismount(mount)
+
+        await client.run_container(RunContainerInput(host=host, spec=spec))
+        assert os.path.ismount(mount)
+        assert await sh(client, host, spec.pod_id, "cat /workspace/note") == "kept\n"
+    finally:
+        await remove_pod(client, host, spec.pod_id)

@@ -157,11 +157,18 @@ class PodContainers:
     ) -> ContainerInfo:
         """Starts the container and reads it back, in one round trip rather than two.
 
-        Starting a running container is a no-op, so a racing attempt is harmless.
+        Starting a running container is a no-op, so a racing attempt is harmless. The
+        workspace is mounted again first if it is not (the host rebooted): the pod must
+        never start on the empty directory underneath, outside its quota.
         """
         name = container_name(pod_id)
         start = shlex.join(["docker", "start", name])
-        script = f"{start} >/dev/null && {_inspect_cmd(name)}"
+        image, mount = (shlex.quote(p) for p in self._workspace_paths(pod_id))
+        remount = (
+            f"{{ ! [ -f {image} ] || mountpoint -q {mount} "
+            f"|| mount -o loop,nosuid,nodev {image} {mount}; }}"
+        )
+        script = f"{remount} && {start} >/dev/null && {_inspect_cmd(name)}"
         result = await self._ssh.run(conn, bash(script), check=False)
         if result.exit_status != 0:
             raise docker_error(result.stderr, f"docker start {name}")
