@@ -22,10 +22,23 @@ EDGE_REJECTED = "EdgeRejected"
 
 
 def container_route(rid: str, hostname: str, upstream: str) -> Route:
+    """Proxies to the pod; a GET whose connection the pod dropped is tried again.
+
+    Under gVisor (runsc, with the host's network stack in the pod's namespace) a forking
+    server such as busybox httpd now and then closes an accepted connection without an
+    answer; Caddy retries idempotent requests for ``try_duration``, so the user sees the
+    page instead of a 502.
+    """
     return {
         "@id": rid,
         "match": [{"host": [hostname]}],
-        "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
+        "handle": [
+            {
+                "handler": "reverse_proxy",
+                "upstreams": [{"dial": upstream}],
+                "load_balancing": {"try_duration": 2_000_000_000, "try_interval": 50_000_000},
+            }
+        ],
         "terminal": True,
     }
 

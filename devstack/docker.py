@@ -11,12 +11,21 @@ A private daemon gets its own Linux bridge instead of ``docker0`` and runs with
 test sessions) would otherwise fight over the bridge and the shared ``DOCKER`` iptables
 chains. Published ports then go through ``docker-proxy`` on loopback, which is all pods
 need here; ``--ip 127.0.0.1`` keeps every published port off the network.
+
+A private daemon also registers gVisor's ``runsc`` (the default pod runtime) in its own
+config file, with ``--network=host`` so gVisor uses the network namespace Docker made
+(Docker networks still apply; gVisor's own stack refuses to start here). Its
+user-defined networks (one per account, for pods) take /24s out of
+``NETWORK_POOL``, which Docker skips where a route already exists. Isolation between
+those networks is not Docker's iptables (off here) but the host agent's firewall
+(``tenantry.agents.host.network``), which matches only on the pod bridges' prefix.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +43,18 @@ SYSTEM_SOCKET = Path("/var/run/docker.sock")
 DOCKERD = "/usr/sbin/dockerd"
 # Private bridges take a /24 out of this range; docker0's 172.17/16 stays clear.
 BRIDGE_SUPERNET = ipaddress.IPv4Network("172.30.0.0/16")
+NETWORK_POOL = ipaddress.IPv4Network("10.88.0.0/14")
+RUNSC = Path("/usr/bin/runsc")
+
+
+def daemon_config() -> dict[str, object]:
+    """The private daemon's config file: runsc if installed, and the network pool."""
+    config: dict[str, object] = {
+        "default-address-pools": [{"base": str(NETWORK_POOL), "size": 24}],
+    }
+    if RUNSC.exists():
+        config["runtimes"] = {"runsc": {"path": str(RUNSC), "runtimeArgs": ["--network=host"]}}
+    return config
 
 
 def docker_answers(host: str, timeout: float = 5.0) -> bool:
@@ -143,6 +164,8 @@ class DockerDaemon:
         if not Path(DOCKERD).exists():
             raise StackError(f"{DOCKERD} is missing: install Debian's docker.io")
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        config_file = self.state_dir / "daemon.json"
+        config_file.write_text(json.dumps(daemon_config(), indent=2))
         self._ensure_bridge()
         self.process = ManagedProcess(
             name=f"dockerd ({self.state_dir})",
@@ -163,6 +186,8 @@ class DockerDaemon:
                 "--iptables=false",
                 "--shutdown-timeout",
                 "3",
+                "--config-file",
+                str(config_file),
             ],
             log_path=self.state_dir / "dockerd.log",
             ready=lambda: docker_answers(self.host, timeout=2.0),
@@ -202,9 +227,7 @@ class DockerDaemon:
             return
         if remove_containers and self.process.running:
             with contextlib.suppress(StackError, subprocess.TimeoutExpired):
-                ids = docker_cli(self.host, "ps", "-aq", timeout=10).split()
-                if ids:
-                    docker_cli(self.host, "rm", "-f", *ids, timeout=30)
+                self.remove_containers()
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.process.proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -213,6 +236,14 @@ class DockerDaemon:
         self._kill_orphan_shims()
         self._remove_bridge()
         self.process = None
+
+    def remove_containers(self) -> None:
+        """Removes every container, then every user-defined network (pods' per-account
+        networks): a stopped daemon would leave their bridges on the machine."""
+        ids = docker_cli(self.host, "ps", "-aq", timeout=10).split()
+        if ids:
+            docker_cli(self.host, "rm", "-f", *ids, timeout=30)
+        docker_cli(self.host, "network", "prune", "-f", timeout=30)
 
     def _kill_orphan_shims(self) -> None:
         """SIGKILLs containerd shims bound to our exec root (only after a hard crash)."""
@@ -260,6 +291,14 @@ def dev_parts() -> list[DevPart]:
         image = ensure_pod_base_image(host)
         # The pod hosts part reads it; the API and worker never talk to Docker directly.
         ctx.env[DOCKER_HOST_ENV] = host
+        # Workspace images under the stack's state; runc only when the daemon we adopted
+        # has no runsc, chosen explicitly here, as production would have to.
+        if "TENANTRY_POD_WORKSPACE_ROOT" not in os.environ:
+            ctx.env["TENANTRY_POD_WORKSPACE_ROOT"] = str(ctx.state_dir / "workspaces")
+        runtimes = docker_cli(host, "info", "--format", "{{json .Runtimes}}")
+        if "runsc" not in runtimes and "TENANTRY_POD_RUNTIME" not in os.environ:
+            ctx.env["TENANTRY_POD_RUNTIME"] = "runc"
+            ctx.urls.append(("docker (pods)", "no runsc in this daemon: pods run under runc"))
         ctx.urls.append(("docker (pods)", f"{host}  image {image}"))
         return daemon
 

@@ -355,6 +355,8 @@ def dev_parts() -> list[DevPart]:
             env = {
                 "DOCKER_HOST": host.docker_host,
                 "TENANTRY_HOST_CREDENTIAL_FILE": str(credential),
+                # The dev daemon runs with --iptables=false: the pod firewall hooks FORWARD.
+                "TENANTRY_POD_FIREWALL": "forward",
             }
             if not credential.exists():
                 env["TENANTRY_HOST_JOIN_TOKEN"] = mint_join_token(

@@ -14,9 +14,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
+# runsc: gVisor, the default pod runtime; e2fsprogs: each workspace is its own ext4
+# image (mkfs.ext4); iptables: the pod hosts' firewall between accounts' networks;
 # mmdebstrap and cloud-init: the pod host install's tests (a fresh Debian image, the
-# cloud-config schema check).
-APT_PACKAGES=(docker.io openssh-server caddy busybox-static zstd postgresql mmdebstrap cloud-init)
+# cloud-config schema check) and the deployment test's base image.
+APT_PACKAGES=(docker.io runsc e2fsprogs iptables openssh-server caddy busybox-static zstd postgresql mmdebstrap cloud-init)
 
 say() { echo "install: $*"; }
 

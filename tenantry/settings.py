@@ -16,6 +16,7 @@ secrets checks while it talks to emulators.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from datetime import timedelta
 from functools import cached_property
@@ -32,6 +33,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tenantry.contracts.podhost import (
+    DEFAULT_POD_CAPABILITIES,
+    POD_BASE_IMAGE_PREFIX,
+    PodIsolation,
+)
 
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
 PLACEHOLDER_PREFIX = "dev-placeholder-"
@@ -213,11 +220,44 @@ class CoreSettings(BaseSettings):
     # Pods: the container runtime on pod hosts, the SSH login there, how many snapshots
     # a pod keeps, how long a host may go without a heartbeat before it gets no new pods,
     # and how soon a pod step on a dead worker is noticed (its heartbeat timeout).
-    pod_runtime: Literal["runc", "runsc", "auto"] = "runc"
     pod_host_user: str | None = None
     pod_snapshots_to_keep: int = Field(default=3, ge=1)
     host_heartbeat_timeout: Duration = timedelta(seconds=90)
     pod_step_heartbeat: Duration = timedelta(seconds=10)
+
+    # Pods that strangers share a host with (README "Pods: isolation"): gVisor's runsc
+    # unless runc is chosen here on purpose (a host without runsc then refuses pods); the
+    # capabilities a dev environment keeps after --cap-drop ALL; the address the edge
+    # dials, the only one pod ports are published on (unset: the host's SSH address); the
+    # image prefixes a pod may use; the prefix of the per-account bridges (the host
+    # firewall matches on it); where workspace filesystem images live on the hosts, and
+    # how often a running pod's workspace is measured (a full one is shown on the pod).
+    pod_runtime: Literal["runc", "runsc", "auto"] = "runsc"
+    pod_capabilities: list[str] = Field(default_factory=lambda: list(DEFAULT_POD_CAPABILITIES))
+    pod_publish_address: str | None = None
+    pod_image_allowlist: list[str] = Field(default_factory=lambda: [POD_BASE_IMAGE_PREFIX])
+    pod_bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
+    pod_workspace_root: Path = Path("/var/lib/tenantry/workspaces")
+    pod_workspace_max_mb: int | None = Field(default=None, ge=8)
+    pod_workspace_check: Duration = timedelta(minutes=5)
+
+    @field_validator("pod_capabilities", "pod_image_allowlist", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        """A list given as text is JSON (as in the environment, and as `to_env` writes it)."""
+        return json.loads(value) if isinstance(value, str) else value
+
+    @property
+    def pod_isolation(self) -> PodIsolation:
+        """The pod settings above as the pod-host client takes them."""
+        return PodIsolation(
+            runtime=self.pod_runtime,
+            capabilities=tuple(self.pod_capabilities),
+            publish_address=self.pod_publish_address,
+            bridge_prefix=self.pod_bridge_prefix,
+            workspace_root=str(self.pod_workspace_root),
+            workspace_max_mb=self.pod_workspace_max_mb,
+        )
 
     # The edge (Caddy): its admin API and the HTTP server there that holds pod routes.
     # Pods are served at {service}-{pod}-{account}.{pod_base_domain} (see tenantry.rules.edge_names)
@@ -363,6 +403,8 @@ class CoreSettings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}"
+            elif isinstance(value, list):
+                value = json.dumps(value)  # how pydantic-settings reads a list
             env[f"TENANTRY_{name.upper()}"] = str(value)
         return env
 
@@ -455,6 +497,13 @@ class HostAgentSettings(BaseSettings):
     host_memory_mb: int | None = Field(default=None, ge=0)
     host_heartbeat_interval: Duration = Field(default=timedelta(seconds=30), gt=timedelta(0))
     log_format: Literal["text", "json"] = "text"  # as CoreSettings.log_format
+    # The pod firewall (`tenantry.agents.host.network`), put in place and checked before
+    # the agent registers: `docker-user` where Docker manages iptables (a real pod host),
+    # `forward` for a daemon run with --iptables=false (the dev and test daemons), `off`
+    # only where every pod is trusted. A host whose rules cannot be installed takes no pods.
+    pod_firewall: Literal["docker-user", "forward", "off"] = "docker-user"
+    # The prefix of the accounts' pod bridges: the worker's TENANTRY_POD_BRIDGE_PREFIX.
+    pod_bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
     docker_host: str = Field(
         default="unix:///var/run/docker.sock",
         validation_alias=AliasChoices("TENANTRY_DOCKER_HOST", "DOCKER_HOST"),

@@ -14,6 +14,9 @@ import pytest
 # emulator endpoints every test runs on: the suite, and every process it starts, is dev.
 # (tests/settings/ unsets it on purpose, for the one child process it checks.)
 os.environ["TENANTRY_ENV"] = "dev"
+# The test daemons run with --iptables=false: host agents hook their pod firewall into
+# FORWARD (matching only pod bridges), not DOCKER-USER.
+os.environ["TENANTRY_POD_FIREWALL"] = "forward"
 
 pytest.register_assert_rewrite("tests.fixtures", "tests.support")
 

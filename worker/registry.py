@@ -175,7 +175,7 @@ def pod_activities(
             known_hosts=known_hosts,
             s3=s3,
             ssh_user=settings.pod_host_user,
-            runtime=settings.pod_runtime,
+            isolation=settings.pod_isolation,
         )
 
     hosts = PodHostActivities(PinnedClients(make_client), s3, async_sessions)
@@ -187,6 +187,7 @@ def pod_activities(
             hosts.pod_remove_container_if_present,
             hosts.pod_remove_workspace_if_present,
             hosts.pod_container_state,
+            hosts.pod_workspace_usage,
             hosts.pod_snapshot_to_s3,
             hosts.pod_verify_snapshot,
             hosts.pod_restore_from_s3,

@@ -11,6 +11,10 @@ runs its container there over SSH. Afterwards the workflow waits for updates:
   one before it is tried.
 - `keepalive`: counts as activity; with an idle timeout, a running pod that sees no
   activity for that long hibernates by itself.
+- workspace: with `workspace_check_seconds`, a running pod's workspace is measured that
+  often; a full one (its own ext4 filesystem of the tier's size, so only this pod's
+  writes fail) is recorded as `running` with reason `workspace_full` and an error that
+  says why, and cleared when it has room again.
 - `destroy`: remove the container, the workspace, every snapshot, the pod's edge routes
   and its secrets.
 
@@ -61,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
         ReserveHostInput,
         SnapshotStatusChange,
     )
-    from tenantry.contracts.podhost import ContainerInfo, SnapshotRef
+    from tenantry.contracts.podhost import ContainerInfo, SnapshotRef, WorkspaceUsage
 
 from workflows.policies import (
     EDGE_RETRY,
@@ -85,6 +89,19 @@ def _reason(err: BaseException) -> str:
     return str(cause) or type(cause).__name__
 
 
+def _earliest(*waits: timedelta | None) -> timedelta | None:
+    """The shortest of the timers that are set (None when none is)."""
+    return min((w for w in waits if w is not None), default=None)
+
+
+def _workspace_full_message(usage: WorkspaceUsage) -> str:
+    mb = 1024 * 1024
+    return (
+        f"workspace full: {usage.used_bytes // mb} MB of {usage.limit_bytes // mb} MB used; "
+        "writes fail until files are deleted (or the pod moves to a larger tier)"
+    )
+
+
 def _error_type(err: BaseException) -> str | None:
     cause = err.cause if isinstance(err, ActivityError) else err
     return cause.type if isinstance(cause, ApplicationError) else None
@@ -97,6 +114,7 @@ class PodWorkflow:
         self._s = inp.model_copy(deep=True)
         self._pending: Op | None = None
         self._pending_source = "api"
+        self._workspace_check_at = workflow.now()
 
     # -- messages ---------------------------------------------------------------------
     @workflow.query
@@ -114,7 +132,7 @@ class PodWorkflow:
             last_activity_source=s.last_activity_source,
             snapshot=s.snapshots[-1].ref if s.snapshots else None,
             pending=self._pending,
-            error=s.error,
+            error=s.error or s.workspace_full,
         )
 
     @workflow.update
@@ -196,11 +214,13 @@ class PodWorkflow:
                     lambda: (
                         self._pending is not None or workflow.info().is_continue_as_new_suggested()
                     ),
-                    timeout=self._idle_remaining(),
+                    timeout=_earliest(self._idle_remaining(), self._workspace_check_remaining()),
                 )
             except TimeoutError:
                 if self._idle_expired():
                     self._pending, self._pending_source = "hibernate", "idle"
+                elif self._workspace_check_remaining() == timedelta(milliseconds=1):
+                    await self._check_workspace()
                 continue
             if self._pending is not None:
                 op, self._pending = self._pending, None
@@ -231,6 +251,34 @@ class PodWorkflow:
     def _idle_expired(self) -> bool:
         left = self._idle_remaining()
         return self._pending is None and left is not None and left <= timedelta(milliseconds=1)
+
+    # -- workspace quota --------------------------------------------------------------
+    def _workspace_check_remaining(self) -> timedelta | None:
+        s = self._s
+        if s.status != PodStatus.RUNNING or not s.workspace_check_seconds:
+            return None
+        return max(self._workspace_check_at - workflow.now(), timedelta(milliseconds=1))
+
+    async def _check_workspace(self) -> None:
+        """Measures the workspace; records the change when it fills up or has room again."""
+        interval = timedelta(seconds=self._s.workspace_check_seconds or 0)
+        self._workspace_check_at = workflow.now() + interval
+        placement = self._s.placement
+        if placement is None:
+            return
+        call = PodHostCall(placement=placement, pod_id=self._s.pod_id)
+        try:
+            usage: WorkspaceUsage = await self._host(PodHostActivities.pod_workspace_usage, call)
+        except ActivityError as err:
+            workflow.logger.warning(
+                "pod %s: workspace not measured: %s", self._s.pod_id, _reason(err)
+            )
+            return
+        full = _workspace_full_message(usage) if usage.over_quota else None
+        if (full is None) == (self._s.workspace_full is None):
+            return
+        self._s.workspace_full = full
+        await self._record(PodStatus.RUNNING, status_reason="workspace_full" if full else None)
 
     async def _touch(self, source: str) -> None:
         self._s.last_activity = workflow.now()
@@ -270,6 +318,7 @@ class PodWorkflow:
         assert placement is not None
         source = self._pending_source  # who asked: api, idle, credits
         self._s.error = None
+        self._s.workspace_full = None  # measured again once it runs
         await self._record(PodStatus.HIBERNATING, status_reason=source)
         # From now on a request for the pod wakes it (once it is hibernated).
         await self._route(None)
@@ -407,6 +456,8 @@ class PodWorkflow:
         # Routed before it is recorded running: a running pod's URL answers.
         await self._route(info)
         self._s.container = info
+        checks = timedelta(seconds=self._s.workspace_check_seconds or 0)
+        self._workspace_check_at = workflow.now() + checks
         self._s.last_activity = workflow.now()
         self._s.last_activity_source = source
         placement = self._s.placement
@@ -469,7 +520,7 @@ class PodWorkflow:
                 status=status,
                 tier=self._s.spec.tier,
                 idempotency_key=f"pod-{self._s.pod_id}:{self._s.event_seq}:{status.value}",
-                error=self._s.error,
+                error=self._s.error or self._s.workspace_full,
                 last_activity=self._s.last_activity,
                 last_activity_source=self._s.last_activity_source,
                 **fields,

@@ -42,6 +42,7 @@ from tenantry.contracts.podhost import (
     SnapshotVerification,
     StopContainerInput,
     VerifySnapshotInput,
+    WorkspaceUsage,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +131,12 @@ class PodHostActivities:
         client = self._client(input.placement)
         ref = ContainerRef(host=input.placement.host, pod_id=input.pod_id)
         return await self._call(client.container_state(ref))
+
+    @activity.defn
+    async def pod_workspace_usage(self, input: PodHostCall) -> WorkspaceUsage:
+        client = self._client(input.placement)
+        ref = ContainerRef(host=input.placement.host, pod_id=input.pod_id)
+        return await self._call(client.workspace_usage(ref))
 
     @activity.defn
     async def pod_snapshot_to_s3(self, input: PodSnapshotInput) -> SnapshotInfo:

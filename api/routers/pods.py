@@ -44,7 +44,13 @@ from tenantry.contracts.pod import PodInput, PodRequest, PodState, PodStatus
 from tenantry.contracts.podhost import PodSpec
 from tenantry.rules.edge_names import account_handle, label_problem
 from tenantry.rules.plans import PodTier
-from tenantry.rules.pod_config import POD_NAME, PodConfig, PodConfigError, parse_pod_config
+from tenantry.rules.pod_config import (
+    POD_NAME,
+    PodConfig,
+    PodConfigError,
+    image_allowed,
+    parse_pod_config,
+)
 from tenantry.settings import ApiSettings
 from workflows.pod import PodWorkflow
 
@@ -68,6 +74,9 @@ async def create_pod(
         config = parse_pod_config(body.config)
     except PodConfigError as exc:
         raise ApiError(422, "invalid_input", str(exc), {"fields": exc.fields}) from exc
+    if not image_allowed(config.resolved_image, settings.pod_image_allowlist):
+        allowed = ", ".join(settings.pod_image_allowlist)
+        raise _invalid("config.image", f"image not allowed here (allowed: {allowed})")
     name = body.name or config.name
     if name is None:
         raise _invalid("name", "a pod needs a name (in the request or its config)")
@@ -244,6 +253,7 @@ async def _start_workflow(temporal: Client, settings: ApiSettings, pod: Pod) -> 
             snapshots_to_keep=settings.pod_snapshots_to_keep,
             idle_timeout_seconds=pod.idle_timeout_seconds,
             heartbeat_seconds=settings.pod_step_heartbeat.total_seconds(),
+            workspace_check_seconds=settings.pod_workspace_check.total_seconds(),
         ),
         id=pod_workflow_id(str(pod.id)),
         task_queue=settings.task_queue,

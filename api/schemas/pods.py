@@ -52,7 +52,8 @@ class PodView(BaseModel):
     idle_timeout: int | None
     status_reason: str | None = Field(
         default=None,
-        description="who asked for the status: api, idle, or credits (an empty prepaid balance)",
+        description="who asked for the status: api, idle, or credits (an empty prepaid "
+        "balance); workspace_full while a running pod's workspace is full (`error` says more)",
     )
     snapshot: SnapshotView | None = None
     error: str | None = None

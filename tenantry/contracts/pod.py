@@ -57,6 +57,8 @@ class PodInput(BaseModel):
     snapshots_to_keep: int = 3
     idle_timeout_seconds: int | None = None
     heartbeat_seconds: float = 10
+    # How often a running pod's workspace is measured (None: never); see WorkspaceUsage.
+    workspace_check_seconds: float | None = None
     # carried state
     status: PodStatus = PodStatus.CREATING
     placement: PodPlacement | None = None
@@ -66,6 +68,8 @@ class PodInput(BaseModel):
     last_activity: datetime | None = None
     last_activity_source: str | None = None
     error: str | None = None
+    # Set while the workspace is full: why its writes fail (the pod keeps running).
+    workspace_full: str | None = None
 
 
 class PodRequest(BaseModel):
@@ -109,7 +113,9 @@ class PodStatusChange(BaseModel):
     last_activity: datetime | None = None
     last_activity_source: str | None = None
     status_reason: str | None = Field(
-        default=None, description="who asked for this status: api, idle, credits"
+        default=None,
+        description="who asked for this status: api, idle, credits; workspace_full while "
+        "a running pod's workspace is full",
     )
 
 

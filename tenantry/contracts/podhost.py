@@ -7,18 +7,37 @@ and label names built from them need no escaping anywhere.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tenantry.rules.plans import PodTier
+from tenantry.rules.plans import POD_PLANS, PodTier
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")]
 ContainerRuntime = Literal["runc", "runsc", "auto"]
 
 POD_BASE_IMAGE = "tenantry/pod-base:1"
+# The default image allowlist: our base image, any tag.
+POD_BASE_IMAGE_PREFIX = "tenantry/pod-base:"
+# What a dev environment keeps after ``--cap-drop ALL`` (Docker's default set minus
+# MKNOD, AUDIT_WRITE, NET_RAW, SETFCAP, SETPCAP, SYS_CHROOT): package managers chown
+# and setuid files they unpack (CHOWN, FOWNER, FSETID, SETUID, SETGID), a root shell must
+# read and write what other users own in the workspace (DAC_OVERRIDE), ``kill`` of a
+# child running as another user (KILL), and a server on port 80 (NET_BIND_SERVICE).
+# NET_RAW goes (no raw sockets, no ping spoofing), as does everything Docker drops already.
+DEFAULT_POD_CAPABILITIES: tuple[str, ...] = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETGID",
+    "SETUID",
+)
 SNAPSHOT_FORMAT = "tar+zstd;workspace;v1"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -52,6 +71,8 @@ class PodSpec(_Model):
     services: list[ServicePort] = Field(
         default_factory=lambda: [ServicePort(name="http", port=8080)]
     )
+    # The workspace filesystem's size; 0 means the tier's (POD_PLANS[tier].workspace_mb).
+    workspace_mb: int = Field(default=0, ge=0)
     # Secrets reach the container through an env file, never a command line. They are
     # kept out of repr; encrypting them in Temporal payloads is the payload codec's job.
     env: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -72,6 +93,44 @@ class PodSpec(_Model):
     @property
     def volume_name(self) -> str:
         return workspace_volume(self.pod_id)
+
+    @property
+    def workspace_limit_mb(self) -> int:
+        return self.workspace_mb or POD_PLANS[self.tier].workspace_mb
+
+
+class PodIsolation(_Model):
+    """How pods of different accounts are kept apart on one host (settings decide it).
+
+    ``runtime``: ``runsc`` (gVisor) unless ``runc`` is chosen on purpose; ``auto`` takes
+    runsc when the host has it. ``publish_address``: the only address pod ports are
+    published on (the one the edge dials); None means the host's SSH address.
+    ``bridge_prefix`` starts every per-account bridge's name, which is what the host
+    firewall matches on. ``workspace_root`` holds each workspace's ext4 image and mount;
+    ``workspace_max_mb`` caps every workspace below its tier's size (a small dev or test
+    machine, as ``--cpus`` is capped at the host's CPUs).
+    """
+
+    runtime: ContainerRuntime = "runsc"
+    capabilities: tuple[str, ...] = DEFAULT_POD_CAPABILITIES
+    publish_address: str | None = None
+    bridge_prefix: str = Field(default="tnp", pattern=r"^[a-z][a-z0-9]{0,4}$")
+    workspace_root: str = "/var/lib/tenantry/workspaces"
+    workspace_max_mb: int | None = Field(default=None, ge=8)
+
+    def workspace_mb(self, spec: PodSpec) -> int:
+        """The size of ``spec``'s workspace filesystem on this host."""
+        return min(spec.workspace_limit_mb, self.workspace_max_mb or spec.workspace_limit_mb)
+
+
+def account_network(account_id: str) -> str:
+    """The Docker network all of one account's pods on a host share (and no one else)."""
+    return f"pods-{account_id}"
+
+
+def account_bridge(prefix: str, account_id: str) -> str:
+    """The Linux bridge of an account's network: the prefix plus a hash (15 chars at most)."""
+    return prefix + hashlib.sha256(account_id.encode()).hexdigest()[: 15 - len(prefix)]
 
 
 def container_name(pod_id: str) -> str:
@@ -94,6 +153,19 @@ class PublishedPort(_Model):
     host_port: int
 
 
+class WorkspaceUsage(_Model):
+    """How full a pod's workspace filesystem is; ``over_quota`` once writes start failing.
+
+    The workspace is its own ext4 filesystem of the tier's size, so a full one refuses
+    writes with ENOSPC for that pod alone; ``over_quota`` lets the API say why.
+    """
+
+    pod_id: str
+    used_bytes: int
+    limit_bytes: int
+    over_quota: bool
+
+
 class ContainerInfo(_Model):
     """A pod's container on one host as Docker last reported it."""
 
@@ -101,6 +173,7 @@ class ContainerInfo(_Model):
     host: PodHostRef
     status: ContainerStatus
     container_id: str | None = None
+    account_id: str | None = None
     runtime: str | None = None
     ports: list[PublishedPort] = Field(default_factory=list)
 

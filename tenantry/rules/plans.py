@@ -48,6 +48,9 @@ class PodPlan:
     cpus: Decimal
     memory_mb: int
     hourly_usd: Decimal
+    # The workspace's own filesystem size: a hard limit that holds on any ext4 host, and
+    # so also the most a snapshot of it can hold.
+    workspace_mb: int
 
     @property
     def meter_event_name(self) -> str:
@@ -55,10 +58,10 @@ class PodPlan:
 
 
 POD_PLANS: dict[PodTier, PodPlan] = {
-    PodTier.SMALL: PodPlan(PodTier.SMALL, Decimal("0.5"), 1024, Decimal("0.008")),
-    PodTier.MEDIUM: PodPlan(PodTier.MEDIUM, Decimal("1"), 2048, Decimal("0.017")),
-    PodTier.LARGE: PodPlan(PodTier.LARGE, Decimal("2"), 4096, Decimal("0.033")),
-    PodTier.XLARGE: PodPlan(PodTier.XLARGE, Decimal("4"), 8192, Decimal("0.067")),
+    PodTier.SMALL: PodPlan(PodTier.SMALL, Decimal("0.5"), 1024, Decimal("0.008"), 10 * 1024),
+    PodTier.MEDIUM: PodPlan(PodTier.MEDIUM, Decimal("1"), 2048, Decimal("0.017"), 20 * 1024),
+    PodTier.LARGE: PodPlan(PodTier.LARGE, Decimal("2"), 4096, Decimal("0.033"), 40 * 1024),
+    PodTier.XLARGE: PodPlan(PodTier.XLARGE, Decimal("4"), 8192, Decimal("0.067"), 80 * 1024),
 }
 
 SNAPSHOT_USD_PER_GB_MONTH = Decimal("0.01")

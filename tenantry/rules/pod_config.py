@@ -171,3 +171,21 @@ def parse_pod_config(raw: str | dict[str, Any] | None) -> PodConfig:
             for err in exc.errors()
         ]
         raise PodConfigError(fields) from None
+
+
+def image_allowed(image: str, allowlist: list[str]) -> bool:
+    """Whether ``image`` comes from one of the allowed registries or repositories.
+
+    Strangers share pod hosts, so only images the operator trusts may run there. An
+    entry that ends in ``/``, ``:`` or ``@`` is a prefix (``registry.example.com/``,
+    ``tenantry/pod-base:``); any other entry is a repository, matched whole, so
+    ``ghcr.io/acme`` allows ``ghcr.io/acme:1`` and ``ghcr.io/acme/tools:2`` but not
+    ``ghcr.io/acme-evil/x``.
+    """
+    for entry in allowlist:
+        if entry.endswith(("/", ":", "@")):
+            if image.startswith(entry):
+                return True
+        elif image == entry or image.startswith((f"{entry}:", f"{entry}@", f"{entry}/")):
+            return True
+    return False

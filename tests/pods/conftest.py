@@ -55,6 +55,7 @@ def client(hosts: PodHosts, aws: AwsResources) -> PodHostClient:
         s3=aws.s3(),
         part_size=PART_SIZE,
         connect_timeout=5,
+        isolation=hosts.isolation(),
     )
 
 

@@ -27,7 +27,7 @@ async def test_run_snapshot_restore_on_another_host(
     # Run on A: resources, labels, runtime and ports as the tier and spec say.
     info = await client.run_container(RunContainerInput(host=host_a, spec=spec))
     assert info.status == "running"
-    assert info.runtime == "runc"
+    assert info.runtime == "runsc"  # the default: gVisor
     [http] = info.ports
     assert (http.name, http.container_port, http.host_address) == ("http", 8080, host_a.address)
     raw = inspect(hosts, spec.container_name)

@@ -25,7 +25,9 @@ async def test_large_workspace_streams_in_parts_both_ways(
         client,
         host_a,
         pod,
-        f"dd if=/dev/urandom of=/workspace/big bs=1M count={WORKSPACE_MB} 2>/dev/null",
+        # fullblock: under gVisor a read of /dev/urandom may return less than 1M.
+        f"dd if=/dev/urandom of=/workspace/big bs=1M count={WORKSPACE_MB} iflag=fullblock"
+        " 2>/dev/null",
     )
     checksum = await sh(client, host_a, pod, "sha256sum /workspace/big")
 

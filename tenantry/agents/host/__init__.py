@@ -23,6 +23,7 @@ import httpx
 from tenantry.agents.host import machine
 from tenantry.agents.host.agent import AgentRefused, HostAgent, HostIdentity
 from tenantry.agents.host.docker import DockerEngine, engine_client
+from tenantry.agents.host.network import FirewallError, ensure_pod_firewall
 from tenantry.observability.logs import configure_logging
 from tenantry.settings import HostAgentSettings
 
@@ -69,10 +70,19 @@ def run_agent(settings: HostAgentSettings, identity: HostIdentity) -> int:
         log.info("%s: stopping", signal.Signals(signum).name)
         stop.set()
 
-    # Hook for the host's network rules (pods of different accounts apart, no metadata or
-    # host access; `tenantry.agents.host.network`, being written beside this): once it
-    # exists, its check runs here, before the first registration, and a host whose rules
-    # are missing exits EXIT_REFUSED instead of asking for pods.
+    # The host's network rules (pods of different accounts apart, no metadata or host
+    # access) are in place before the first registration: a host whose rules cannot be
+    # installed exits EXIT_REFUSED instead of asking for pods.
+    if settings.pod_firewall != "off":
+        try:
+            ensure_pod_firewall(
+                settings.pod_bridge_prefix,
+                docker_manages_iptables=settings.pod_firewall == "docker-user",
+            )
+        except (FirewallError, OSError) as exc:
+            log.error("pod firewall not in place, refusing pods: %s", exc)
+            return EXIT_REFUSED
+        log.info("pod firewall in place for bridges %s*", settings.pod_bridge_prefix)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     join_token = settings.host_join_token.get_secret_value() if settings.host_join_token else None
     interval = settings.host_heartbeat_interval.total_seconds()

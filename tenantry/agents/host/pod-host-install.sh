@@ -55,7 +55,7 @@ if [ "$OFFLINE" != 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends \
-        docker.io runsc openssh-server python3-venv ca-certificates
+        docker.io runsc iptables openssh-server python3-venv ca-certificates
 fi
 
 say "docker: runtime runsc (--network=host)"
@@ -101,7 +101,8 @@ Requires=docker.service
 Type=simple
 EnvironmentFile=/etc/tenantry/host-agent.env
 ExecStart=/opt/tenantry/bin/tenantry host-agent
-# Exit 2 is the API refusing this host (bad or spent join token, another host key):
+# Exit 2 is the API refusing this host (bad or spent join token, another host key) or
+# a pod firewall that could not be installed (see the journal):
 # restarting would not help, an operator must look.
 Restart=on-failure
 RestartPreventExitStatus=2

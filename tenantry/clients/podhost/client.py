@@ -31,9 +31,9 @@ from tenantry.clients.podhost.ssh import SshConnector
 from tenantry.contracts.podhost import (
     ContainerInfo,
     ContainerRef,
-    ContainerRuntime,
     ExecInput,
     ExecResult,
+    PodIsolation,
     RestoreInput,
     RunContainerInput,
     SnapshotInfo,
@@ -41,6 +41,7 @@ from tenantry.contracts.podhost import (
     SnapshotVerification,
     StopContainerInput,
     VerifySnapshotInput,
+    WorkspaceUsage,
 )
 
 if TYPE_CHECKING:
@@ -75,14 +76,14 @@ class PodHostClient:
         known_hosts: Path | Sequence[str],
         s3: S3Client,
         ssh_user: str | None = None,
-        runtime: ContainerRuntime = "runc",
+        isolation: PodIsolation | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         connect_timeout: float = 10.0,
     ) -> None:
         self.ssh = SshConnector(
             ssh_key_path, known_hosts, user=ssh_user, connect_timeout=connect_timeout
         )
-        self.containers = PodContainers(self.ssh, runtime=runtime)
+        self.containers = PodContainers(self.ssh, isolation=isolation)
         self.snapshots = PodSnapshots(self.ssh, s3, self.containers, part_size=part_size)
 
     async def run_container(self, input: RunContainerInput) -> ContainerInfo:
@@ -99,6 +100,9 @@ class PodHostClient:
 
     async def container_state(self, input: ContainerRef) -> ContainerInfo:
         return await self.containers.container_state(input)
+
+    async def workspace_usage(self, input: ContainerRef) -> WorkspaceUsage:
+        return await self.containers.workspace_usage(input)
 
     async def exec_in_pod(self, input: ExecInput) -> ExecResult:
         return await self.containers.exec_in_pod(input)

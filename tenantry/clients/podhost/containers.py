@@ -5,6 +5,13 @@ after the pod (``pod-<id>``, ``pod-<id>-workspace``): creating again adopts what
 there (and starts it), removing what is gone is a no-op. Labels (``tenantry.pod``,
 ``tenantry.account``) mark what we made, so we never adopt or delete a stranger's
 container that merely has the name.
+
+Strangers share hosts, so every pod is fenced in (``PodIsolation``): gVisor's runsc,
+``--cap-drop ALL`` plus a short list, its account's own bridge network (created on
+demand, removed with the account's last pod on the host; the host firewall in
+``tenantry.agents.host.network`` drops traffic between such bridges), ports published
+only on the address the edge dials, and a workspace that is its own loop-mounted ext4
+file of the tier's size, so a full workspace stops that pod's writes and nobody else's.
 """
 
 from __future__ import annotations
@@ -26,14 +33,17 @@ from tenantry.clients.podhost.ssh import SshConnector, bash, docker_error, is_mi
 from tenantry.contracts.podhost import (
     ContainerInfo,
     ContainerRef,
-    ContainerRuntime,
     ExecInput,
     ExecResult,
     PodHostRef,
+    PodIsolation,
     PodSpec,
     PublishedPort,
     RunContainerInput,
     StopContainerInput,
+    WorkspaceUsage,
+    account_bridge,
+    account_network,
     container_name,
     workspace_volume,
 )
@@ -43,14 +53,16 @@ LABEL_POD = "tenantry.pod"
 LABEL_ACCOUNT = "tenantry.account"
 LABEL_TIER = "tenantry.tier"
 LABEL_SERVICES = "tenantry.services"
+# A workspace with less room than this left is full: writes of any size start failing.
+OVER_QUOTA_HEADROOM = 1024 * 1024
 
 
 class PodContainers:
     """Creates, inspects, stops and removes pod containers on any pod host."""
 
-    def __init__(self, ssh: SshConnector, *, runtime: ContainerRuntime = "runc") -> None:
+    def __init__(self, ssh: SshConnector, *, isolation: PodIsolation | None = None) -> None:
         self._ssh = ssh
-        self._runtime = runtime
+        self.isolation = isolation or PodIsolation()
         self._facts: dict[tuple[str, int], tuple[int, set[str]]] = {}
 
     # -- operations (one input model in, one result model out) --------------------------
@@ -76,12 +88,32 @@ class PodContainers:
             if info is None:
                 return False
             await self._ssh.run(conn, ["docker", "rm", "-f", "-v", container_name(input.pod_id)])
+            account = info.account_id
+            if account:
+                await self._ssh.run(conn, bash(_network_gc_script(account)), check=False)
             return True
 
     async def remove_workspace_if_present(self, input: ContainerRef) -> bool:
         """Deletes the pod's workspace volume; True if there was one. Its container must be gone."""
         async with self._ssh.connect(input.host) as conn:
             return await self.remove_volume_if_present(conn, input.pod_id)
+
+    async def workspace_usage(self, input: ContainerRef) -> WorkspaceUsage:
+        """How full the pod's workspace filesystem is (ContainerNotFound if it has none)."""
+        mount = self._workspace_paths(input.pod_id)[1]
+        argv = ["df", "-B1", "--output=used,avail,size", mount]
+        script = f"mountpoint -q {shlex.quote(mount)} && {shlex.join(argv)}"
+        async with self._ssh.connect(input.host) as conn:
+            result = await self._ssh.run(conn, bash(script), check=False)
+        if result.exit_status != 0:
+            raise ContainerNotFound(f"{input.host.name}: no workspace for pod {input.pod_id}")
+        used, avail, size = (int(n) for n in result.stdout.decode().split()[-3:])
+        return WorkspaceUsage(
+            pod_id=input.pod_id,
+            used_bytes=used,
+            limit_bytes=size,
+            over_quota=avail < OVER_QUOTA_HEADROOM,
+        )
 
     async def container_state(self, input: ContainerRef) -> ContainerInfo:
         """The container as the host sees it now; status ``absent`` when there is none."""
@@ -125,11 +157,18 @@ class PodContainers:
     ) -> ContainerInfo:
         """Starts the container and reads it back, in one round trip rather than two.
 
-        Starting a running container is a no-op, so a racing attempt is harmless.
+        Starting a running container is a no-op, so a racing attempt is harmless. The
+        workspace is mounted again first if it is not (the host rebooted): the pod must
+        never start on the empty directory underneath, outside its quota.
         """
         name = container_name(pod_id)
         start = shlex.join(["docker", "start", name])
-        script = f"{start} >/dev/null && {_inspect_cmd(name)}"
+        image, mount = (shlex.quote(p) for p in self._workspace_paths(pod_id))
+        remount = (
+            f"{{ ! [ -f {image} ] || mountpoint -q {mount} "
+            f"|| mount -o loop,nosuid,nodev {image} {mount}; }}"
+        )
+        script = f"{remount} && {start} >/dev/null && {_inspect_cmd(name)}"
         result = await self._ssh.run(conn, bash(script), check=False)
         if result.exit_status != 0:
             raise docker_error(result.stderr, f"docker start {name}")
@@ -164,12 +203,59 @@ class PodContainers:
         if labels.get(LABEL_POD) != pod_id:
             raise PodConflict(f"volume {volume} exists but is not pod {pod_id}'s")
         await self._ssh.run(conn, ["docker", "volume", "rm", volume])
+        await self._ssh.run(conn, bash(self._workspace_discard_script(pod_id)))
         return True
 
-    @staticmethod
-    def volume_create_argv(spec: PodSpec) -> list[str]:
-        """Creates the labelled workspace volume; an existing one is kept as it is."""
-        return ["docker", "volume", "create", *_labels(spec), spec.volume_name]
+    def _workspace_paths(self, pod_id: str) -> tuple[str, str]:
+        """The workspace's ext4 image and its mount point on the host."""
+        root = self.isolation.workspace_root.rstrip("/")
+        return f"{root}/{pod_id}.ext4", f"{root}/{pod_id}"
+
+    def volume_create_script(self, spec: PodSpec) -> str:
+        """Makes the workspace: an ext4 image of the tier's size, mounted, as a bind volume.
+
+        An existing image is mounted again (after a host reboot) and kept as it is.
+        ``lost+found`` goes from a fresh filesystem so that Docker sees an empty volume
+        and copies the image's /workspace into it, as it does for a plain volume.
+        """
+        image, mount = (shlex.quote(p) for p in self._workspace_paths(spec.pod_id))
+        create = [
+            "docker", "volume", "create", "--opt", "type=none", "--opt", "o=bind",
+            "--opt", f"device={self._workspace_paths(spec.pod_id)[1]}",
+            *_labels(spec), spec.volume_name,
+        ]  # fmt: skip
+        return (
+            f"mkdir -p {mount} && if ! mountpoint -q {mount}; then "
+            f"if [ ! -f {image} ]; then "
+            f"truncate -s {self.isolation.workspace_mb(spec)}M {image}.part && "
+            f"mkfs.ext4 -q -F -m 0 {image}.part && mv {image}.part {image} && "
+            f"mount -o loop,nosuid,nodev {image} {mount} && rmdir {mount}/lost+found; "
+            f"else mount -o loop,nosuid,nodev {image} {mount}; fi; fi && "
+            f"{shlex.join(create)}"
+        )
+
+    def _workspace_discard_script(self, pod_id: str) -> str:
+        image, mount = (shlex.quote(p) for p in self._workspace_paths(pod_id))
+        return (
+            f"if mountpoint -q {mount}; then umount {mount}; fi && "
+            f"rm -f {image} {image}.part && {{ rmdir {mount} 2>/dev/null || true; }}"
+        )
+
+    def _network_ensure_script(self, spec: PodSpec) -> str:
+        """The account's bridge network, made on first use; a racing create is adopted."""
+        network = account_network(spec.account_id)
+        bridge = account_bridge(self.isolation.bridge_prefix, spec.account_id)
+        inspect = shlex.join(["docker", "network", "inspect", network])
+        create = shlex.join(
+            [
+                "docker", "network", "create", "--driver", "bridge",
+                "-o", f"com.docker.network.bridge.name={bridge}",
+                "--label", f"{LABEL_ACCOUNT}={spec.account_id}", network,
+            ]
+        )  # fmt: skip
+        return (
+            f"{{ {inspect} >/dev/null 2>&1 || {create} >/dev/null 2>&1 || {inspect} >/dev/null; }}"
+        )
 
     async def _require(
         self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
@@ -194,11 +280,12 @@ class PodContainers:
         return self._facts[key]
 
     def _pick_runtime(self, available: set[str]) -> str:
-        if self._runtime == "auto":
+        runtime = self.isolation.runtime
+        if runtime == "auto":
             return "runsc" if "runsc" in available else "runc"
-        if self._runtime not in available:
-            raise RuntimeUnavailable(f"runtime {self._runtime} is not installed on the host")
-        return self._runtime
+        if runtime not in available:
+            raise RuntimeUnavailable(f"runtime {runtime} is not installed on the host")
+        return runtime
 
     async def _create(
         self,
@@ -231,6 +318,11 @@ class PodContainers:
             "4096",
             "--security-opt",
             "no-new-privileges",
+            "--cap-drop",
+            "ALL",
+            *(arg for cap in self.isolation.capabilities for arg in ("--cap-add", cap)),
+            "--network",
+            account_network(spec.account_id),
             "--restart",
             "unless-stopped",
             "-v",
@@ -241,14 +333,17 @@ class PodContainers:
             "--label",
             f"{LABEL_SERVICES}=" + ",".join(f"{s.name}:{s.port}" for s in spec.services),
         ]
+        publish = self.isolation.publish_address or host.address
         for service in spec.services:
-            argv += ["-p", f"{host.address}::{service.port}"]
-        volume = self.volume_create_argv(spec)
+            argv += ["-p", f"{publish}::{service.port}"]
+        volume = self.volume_create_script(spec)
+        network = self._network_ensure_script(spec)
         env = "".join(f"{k}={v}\n" for k, v in sorted(spec.env.items())).encode()
         async with self._ssh.private_file(conn, env, "tenantry-env") as env_file:
             create = [*argv, "--env-file", env_file, spec.image]
-            # One round trip: the labelled volume (kept if it exists), then the container.
-            script = f"{shlex.join(volume)} >/dev/null && {shlex.join(create)}"
+            # One round trip: the workspace and the account's network (each kept if it
+            # exists), then the container.
+            script = f"{volume} >/dev/null && {network} && {shlex.join(create)}"
             result = await self._ssh.run(conn, bash(script), check=False)
         # A concurrent attempt may have created it first: adopt, as on any re-run.
         if result.exit_status != 0 and "is already in use" not in result.stderr:
@@ -269,6 +364,17 @@ def _own_info(pod_id: str, host: PodHostRef, inspected: bytes) -> ContainerInfo:
         name = container_name(pod_id)
         raise PodConflict(f"{host.name}: container {name} exists but is not pod {pod_id}'s")
     return _container_info(pod_id, host, data)
+
+
+def _network_gc_script(account_id: str) -> str:
+    """Removes the account's network once no pod of the account is left on the host.
+
+    A pod created at the same moment makes ``docker network rm`` fail (active endpoint)
+    or re-creates the network on its own create, so the race is harmless.
+    """
+    pods = shlex.join(["docker", "ps", "-aq", "--filter", f"label={LABEL_ACCOUNT}={account_id}"])
+    remove = shlex.join(["docker", "network", "rm", account_network(account_id)])
+    return f'if [ -z "$({pods})" ]; then {remove} >/dev/null 2>&1 || true; fi'
 
 
 def _labels(spec: PodSpec) -> list[str]:
@@ -305,6 +411,7 @@ def _container_info(pod_id: str, host: PodHostRef, data: dict[str, Any]) -> Cont
         host=host,
         status=data.get("State", {}).get("Status", "dead"),
         container_id=data.get("Id"),
+        account_id=labels.get(LABEL_ACCOUNT),
         runtime=data.get("HostConfig", {}).get("Runtime"),
         ports=ports,
     )

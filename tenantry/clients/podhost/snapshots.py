@@ -258,9 +258,11 @@ class PodSnapshots:
                     spec.image,
                     "true",
                 ]
-                volume = self._containers.volume_create_argv(spec)
+                # The restore lands in a workspace of the tier's size, so a snapshot can
+                # never bring back more than the quota (the copy fails with ENOSPC).
+                volume = self._containers.volume_create_script(spec)
                 await self._ssh.run(
-                    conn, bash(f"{shlex.join(volume)} >/dev/null && {shlex.join(create_helper)}")
+                    conn, bash(f"{volume} >/dev/null && {shlex.join(create_helper)}")
                 )
                 try:
                     with translate(where):
