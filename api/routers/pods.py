@@ -12,6 +12,7 @@ validators and answered with 409.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter
@@ -50,6 +51,7 @@ PodUpdate = UpdateMethodMultiParam[[PodWorkflow, PodRequest], PodState]
 """One of the pod workflow's updates (hibernate, restore, keepalive, destroy)."""
 
 router = APIRouter(prefix="/v1/pods", tags=["pods"])
+log = logging.getLogger(__name__)
 
 
 @router.post("", status_code=202, response_model=PodAccepted)
@@ -206,7 +208,7 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def _name_problem(name: str) -> str | None:
-    return None if POD_NAME.match(name) else "1-32 lowercase letters, digits and hyphens"
+    return None if POD_NAME.fullmatch(name) else "1-32 lowercase letters, digits and hyphens"
 
 
 def _pod_key(pod_id: str) -> uuid.UUID:
@@ -242,7 +244,8 @@ async def _update(temporal: Client, pod: Pod, update: PodUpdate) -> PodAccepted:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == PodErrorType.CONFLICT:
             raise ApiError(409, "conflict", cause.message, {"status": pod.status}) from exc
-        raise ApiError(502, "update_failed", f"the pod could not {name}: {cause}") from exc
+        log.warning("pod %s could not %s: %s", pod.id, name, cause)  # detail: logs only
+        raise ApiError(502, "update_failed", f"the pod could not {name}; try again") from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(409, "conflict", f"the pod is {pod.status}") from exc
