@@ -6,11 +6,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import TemporalDep
+from api.deps import TemporalDep, require_metrics_access
 from api.metrics import ApiMetrics
 
 router = APIRouter(tags=["health"])
@@ -55,7 +55,11 @@ async def readyz(request: Request, temporal: TemporalDep) -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     registry: ApiMetrics = request.app.state.metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import ClientAddressDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.schemas.signups import SignupCreate, SignupCreated, SignupView, signup_view
 from api.signup_tokens import status_token, status_token_hash
@@ -33,6 +34,7 @@ from tenantry.crypto import verify_secret
 from workflows.signup import SignupWorkflow
 
 router = APIRouter(prefix="/v1/signups", tags=["signups"])
+log = logging.getLogger(__name__)
 
 
 @router.post("", status_code=202, response_model=SignupCreated)
@@ -43,9 +45,10 @@ async def create_signup(
     settings: SettingsDep,
     temporal: TemporalDep,
     session: SessionDep,
+    client: ClientAddressDep,
 ) -> SignupCreated:
     """Starts a signup (or joins the one in progress) and returns its Checkout URL."""
-    request.app.state.signup_limiter.check(request.client.host if request.client else "unknown")
+    request.app.state.signup_limiter.check(client)
     if await subdomain_taken(session, body.subdomain):
         raise _taken(body.subdomain)
     # The wait below for the Checkout URL takes seconds under load: holding a pooled
@@ -92,7 +95,8 @@ async def create_signup(
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONFLICT:
             raise _taken(body.subdomain) from exc
-        raise ApiError(502, "checkout_failed", f"could not start checkout: {cause}") from exc
+        log.warning("signup %s: checkout failed: %s", body.subdomain, cause)  # logs only
+        raise ApiError(502, "checkout_failed", "could not start checkout; try again later") from exc
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
         # The wait's cancellation surfaces as the client's own update-timeout error.
         raise ApiError(

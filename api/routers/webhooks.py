@@ -16,6 +16,7 @@ from api.stripe_events import handle_event
 router = APIRouter(prefix="/v1/stripe", tags=["stripe"])
 
 TOLERANCE_SECONDS = 300
+WEBHOOK_PATH = "/v1/stripe/webhook"  # its own body limit (api/body_limit.py)
 
 
 @router.post("/webhook")

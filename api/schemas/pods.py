@@ -16,6 +16,7 @@ from db.repo.pods import pod_services
 from tenantry.contracts.pod import PodStatus
 from tenantry.rules.edge_names import pod_hostname, pod_url
 from tenantry.rules.plans import PodTier
+from tenantry.rules.public_errors import public_pod_error
 from tenantry.settings import ApiSettings
 
 
@@ -55,7 +56,9 @@ class PodView(BaseModel):
         description="who asked for the status: api, idle, or credits (an empty prepaid balance)",
     )
     snapshot: SnapshotView | None = None
-    error: str | None = None
+    error: str | None = Field(
+        default=None, description="a public message; the detail is in the operators' logs"
+    )
     created_at: datetime
 
 
@@ -89,6 +92,6 @@ def pod_view(settings: ApiSettings, pod: Pod, host: str | None, snap: Snapshot |
         )
         if snap
         else None,
-        error=pod.error,
+        error=public_pod_error(pod.error),
         created_at=pod.created_at,
     )
