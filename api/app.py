@@ -12,6 +12,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
+from api.responses import install_openapi
 from api.routers import (
     edge,
     health,
@@ -65,6 +66,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
+    install_openapi(app)
     install_metrics(app, app.state.metrics)
     if (spans := tracer(settings, SERVICE)) is not None:
         app.add_middleware(TracingMiddleware, tracer=spans)

@@ -12,19 +12,21 @@ from sqlalchemy import text
 
 from api.deps import TemporalDep, require_metrics_access
 from api.metrics import ApiMetrics
+from api.responses import errors
+from api.schemas.health import Alive, Ready
 
 router = APIRouter(tags=["health"])
 
 _CHECK_TIMEOUT = 2.0
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive)
 async def healthz() -> dict[str, str]:
     """The process is up (nothing else is checked)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is unreachable"}})
+@router.get("/readyz", response_model=Ready, responses=errors(503))
 async def readyz(request: Request, temporal: TemporalDep) -> JSONResponse:
     """Ready when the database and Temporal both answer."""
     checks: dict[str, Any] = {}
@@ -58,6 +60,10 @@ async def readyz(request: Request, temporal: TemporalDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **errors(401, 404),
+    },
     dependencies=[Depends(require_metrics_access)],
 )
 async def metrics(request: Request) -> Response:

@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 
 from api.deps import HostDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.hosts import (
     HostHeartbeat,
     HostRegister,
@@ -37,7 +38,9 @@ from tenantry.contracts.common import pod_workflow_id
 from tenantry.contracts.pod import PodRequest
 from workflows.pod import PodWorkflow
 
-router = APIRouter(prefix="/v1/hosts", tags=["hosts"], dependencies=[HostDep])
+router = APIRouter(
+    prefix="/v1/hosts", tags=["hosts"], dependencies=[HostDep], responses=errors(401)
+)
 
 
 def _record(host: Host, report: HostUsage) -> None:
@@ -45,7 +48,7 @@ def _record(host: Host, report: HostUsage) -> None:
     repo.record_report(host, usage, report.metrics)
 
 
-@router.post("/register", response_model=HostView)
+@router.post("/register", response_model=HostView, responses=errors(*BODY, 409))
 async def register_host(*, body: HostRegister, session: SessionDep) -> HostView:
     """Registers a host (or re-registers it with the same key); its key is pinned."""
     host = await repo.host_by_name_for_update(session, body.name)
@@ -69,7 +72,7 @@ async def register_host(*, body: HostRegister, session: SessionDep) -> HostView:
     return host_view(host)
 
 
-@router.post("/{host_id}/heartbeat", response_model=HostView)
+@router.post("/{host_id}/heartbeat", response_model=HostView, responses=errors(*BODY, 404, 409))
 async def heartbeat(*, host_id: uuid.UUID, body: HostHeartbeat, session: SessionDep) -> HostView:
     """Capacity and usage; keeps the host available for new pods."""
     host = await repo.host_for_update(session, host_id)
@@ -83,7 +86,7 @@ async def heartbeat(*, host_id: uuid.UUID, body: HostHeartbeat, session: Session
     return host_view(host)
 
 
-@router.post("/activity", response_model=PodActivityResult)
+@router.post("/activity", response_model=PodActivityResult, responses=errors(*BODY))
 async def report_pod_activity(
     *, body: PodActivityReport, session: SessionDep, temporal: TemporalDep
 ) -> PodActivityResult:

@@ -30,6 +30,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.pods import PodAccepted, PodCreate, PodView, pod_view
 from db.models import Account, Pod
 from db.repo import pods as repo
@@ -50,11 +51,14 @@ from workflows.pod import PodWorkflow
 PodUpdate = UpdateMethodMultiParam[[PodWorkflow, PodRequest], PodState]
 """One of the pod workflow's updates (hibernate, restore, keepalive, destroy)."""
 
-router = APIRouter(prefix="/v1/pods", tags=["pods"])
+UPDATE_ERRORS = errors(404, 409, 502, 503)
+"""What a pod update can answer: not the caller's pod, refused by the workflow, failed."""
+
+router = APIRouter(prefix="/v1/pods", tags=["pods"], responses=errors(401))
 log = logging.getLogger(__name__)
 
 
-@router.post("", status_code=202, response_model=PodAccepted)
+@router.post("", status_code=202, response_model=PodAccepted, responses=errors(*BODY, 409, 503))
 async def create_pod(
     *,
     body: PodCreate,
@@ -156,7 +160,7 @@ async def list_pods(
     return [pod_view(settings, *row) for row in rows]
 
 
-@router.get("/{pod_id}", response_model=PodView)
+@router.get("/{pod_id}", response_model=PodView, responses=errors(404))
 async def get_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, settings: SettingsDep
 ) -> PodView:
@@ -166,7 +170,9 @@ async def get_pod(
     return pod_view(settings, *row)
 
 
-@router.post("/{pod_id}/hibernate", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/hibernate", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def hibernate_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -174,7 +180,9 @@ async def hibernate_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.hibernate)
 
 
-@router.post("/{pod_id}/restore", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/restore", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def restore_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -182,7 +190,9 @@ async def restore_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.restore)
 
 
-@router.post("/{pod_id}/keepalive", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/keepalive", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def keepalive_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -190,7 +200,7 @@ async def keepalive_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.keepalive)
 
 
-@router.delete("/{pod_id}", status_code=202, response_model=PodAccepted)
+@router.delete("/{pod_id}", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS)
 async def destroy_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:

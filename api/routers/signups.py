@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 
 from api.deps import ClientAddressDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.signups import SignupCreate, SignupCreated, SignupView, signup_view
 from api.signup_tokens import status_token, status_token_hash
 from db.repo import signups as signup_repo
@@ -37,7 +38,12 @@ router = APIRouter(prefix="/v1/signups", tags=["signups"])
 log = logging.getLogger(__name__)
 
 
-@router.post("", status_code=202, response_model=SignupCreated)
+@router.post(
+    "",
+    status_code=202,
+    response_model=SignupCreated,
+    responses=errors(*BODY, 409, 429, 502, 503),
+)
 async def create_signup(
     *,
     body: SignupCreate,
@@ -115,7 +121,7 @@ async def create_signup(
     )
 
 
-@router.get("/{signup_id}", response_model=SignupView)
+@router.get("/{signup_id}", response_model=SignupView, responses=errors(404, 422))
 async def get_signup(
     *,
     signup_id: uuid.UUID,

@@ -34,6 +34,22 @@ class HostUsage(BaseModel):
 
 
 class HostRegister(HostUsage):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "pod-host-1",
+                    "address": "203.0.113.10",
+                    "ssh_port": 22,
+                    "ssh_host_key": "ssh-ed25519 "
+                    "AAAAC3NzaC1lZDI1NTE5AAAAIHhs0lHdRwZ6Z1mJf2k5u6QbXv3QvS1fPp0uX1vR9xQe",
+                    "capacity_cpu_millis": 8000,
+                    "capacity_memory_mb": 16384,
+                }
+            ]
+        }
+    }
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
     address: str
     ssh_port: int = Field(default=22, ge=1, le=65535)
@@ -46,6 +62,10 @@ class HostRegister(HostUsage):
 
 
 class HostHeartbeat(HostUsage):
+    model_config = {
+        "json_schema_extra": {"examples": [{"used_cpu_millis": 1500, "used_memory_mb": 2048}]}
+    }
+
     ssh_host_key: str | None = Field(default=None, description="checked against the pinned key")
 
     @field_validator("ssh_host_key")
@@ -73,6 +93,12 @@ class HostView(BaseModel):
 
 
 class PodActivityReport(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"source": "proxy", "pods": ["6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"]}]
+        }
+    }
+
     source: str = Field(
         pattern=r"^[a-z][a-z0-9-]{0,31}$",
         description="what saw the activity: `proxy` (edge traffic), `ssh` (a session), ...",

@@ -8,4 +8,6 @@ from pydantic import BaseModel
 
 
 class RunHour(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"hour": "2026-12-04T15:00:00Z"}]}}
+
     hour: datetime

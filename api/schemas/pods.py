@@ -21,6 +21,23 @@ from tenantry.settings import ApiSettings
 
 
 class PodCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "api-dev",
+                    "tier": "dev.small",
+                    "config": {
+                        "template": "base",
+                        "services": [{"name": "http", "port": 8080}],
+                        "env": {"LOG_LEVEL": "debug"},
+                        "idle_timeout": "30m",
+                    },
+                }
+            ]
+        }
+    }
+
     name: str | None = Field(default=None, description="unique among the account's live pods")
     tier: PodTier | None = None
     config: str | dict[str, Any] | None = Field(

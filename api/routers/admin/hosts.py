@@ -9,10 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AdminDep, SessionDep, SettingsDep
+from api.responses import errors
 from api.schemas.hosts import HostView, host_view
 from db.repo import hosts as repo
 
-router = APIRouter(prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 
 @router.get("", response_model=list[HostView])
