@@ -54,8 +54,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-# What a route with a JSON body can always answer besides its own errors.
-BODY = (413, 422)
+# What a route with a JSON body can always answer besides its own errors (400: a body
+# that is not UTF-8, which FastAPI refuses before validation).
+BODY = (400, 413, 422)
 
 
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"

@@ -13,6 +13,7 @@ from typing import Any
 import asyncssh
 from pydantic import BaseModel, Field, field_validator
 
+from api.schemas.types import Whole
 from db.models import Host
 
 
@@ -25,11 +26,14 @@ def _normalise_key(value: str) -> str:
     return f"{kind} {data}"
 
 
+INT32_MAX = 2**31 - 1  # the columns are INTEGER: a larger number was a 500 from the database
+
+
 class HostUsage(BaseModel):
-    capacity_cpu_millis: int | None = Field(default=None, ge=0)
-    capacity_memory_mb: int | None = Field(default=None, ge=0)
-    used_cpu_millis: int | None = Field(default=None, ge=0)
-    used_memory_mb: int | None = Field(default=None, ge=0)
+    capacity_cpu_millis: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    capacity_memory_mb: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    used_cpu_millis: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    used_memory_mb: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
     metrics: dict[str, Any] | None = None
 
 
@@ -52,7 +56,7 @@ class HostRegister(HostUsage):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
     address: str
-    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_port: Whole = Field(default=22, ge=1, le=65535)
     ssh_host_key: str = Field(description="the host's SSH host public key, pinned from now on")
 
     @field_validator("ssh_host_key")

@@ -284,3 +284,17 @@ def test_an_untrusted_peer_cannot_pick_its_bucket(
     with api.client() as http:
         codes = [_signup_from(http, f"203.0.113.{n}", n) for n in range(3)]
     assert codes[:2] != [429, 429] and codes[2] == 429, codes
+
+
+def test_a_wrong_method_names_every_method_of_the_path(api: RunningApi) -> None:
+    with api.admin() as http:
+        response = http.request("PUT", "/v1/admin/rollouts")
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["Allow"] == "GET, POST"
+
+
+def test_a_metering_hour_is_text_not_a_timestamp(api: RunningApi) -> None:
+    with api.admin() as http:
+        response = http.post("/v1/admin/metering/run", json={"hour": 0})
+    error = assert_error(response, 422, "invalid_input")
+    assert error["details"]["fields"][0]["field"] == "hour"
