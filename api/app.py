@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
+from api.responses import install_openapi
 from api.routers import (
     edge,
     health,
@@ -50,7 +52,13 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
             await engine.dispose()
             flush_tracing(settings, SERVICE)
 
+    # Production publishes no schema or docs pages (404): the routes list is a map for
+    # whoever probes the API; operators read it from a dev or staging process.
+    docs = settings.env != "production"
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Tenantry",
         version="0.1.0",
         summary="Control plane: signups, tenants, pods, metering and fleet operations.",
@@ -59,11 +67,18 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
+    install_openapi(app)
     install_metrics(app, app.state.metrics)
     app.add_middleware(IdempotencyMiddleware)
     if (spans := tracer(settings, SERVICE)) is not None:
         app.add_middleware(TracingMiddleware, tracer=spans)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
+    # Outermost, so that no other layer reads a body over the limit first.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        limits={webhooks.WEBHOOK_PATH: settings.webhook_max_body_bytes},
+    )
     # One router per URL prefix: the public and account-facing ones, the agents', then
     # the admin package's (each of those carries the admin token check itself).
     for module in (health, signups, webhooks, team, pods, hosts, usage, edge):

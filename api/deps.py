@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.client_address import client_address
 from api.errors import ApiError
 from db.models import Account, Host
 from db.repo.accounts import key_and_account
@@ -50,6 +51,14 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+async def get_client_address(request: Request, settings: SettingsDep) -> str:
+    """The client's address for rate limits (X-Forwarded-For only from trusted proxies)."""
+    return client_address(request, settings.trusted_proxies)
+
+
+ClientAddressDep = Annotated[str, Depends(get_client_address)]
+
+
 def unauthorized(message: str = "missing or invalid credentials") -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -67,6 +76,17 @@ def _matches(given: str, expected: str) -> bool:
 async def require_admin(credentials: Credentials, settings: SettingsDep) -> None:
     if not _matches(bearer_token(credentials), settings.admin_token.get_secret_value()):
         raise unauthorized("invalid admin token")
+
+
+async def require_metrics_access(credentials: Credentials, settings: SettingsDep) -> None:
+    """/metrics: the metrics token when one is set; without one, open outside production
+    and off (404) in production, where route names and error rates are not for everyone."""
+    if settings.metrics_token is None:
+        if settings.env == "production":
+            raise ApiError(404, "not_found", "Not Found")
+        return
+    if not _matches(bearer_token(credentials), settings.metrics_token.get_secret_value()):
+        raise unauthorized("invalid metrics token")
 
 
 AdminDep = Depends(require_admin)

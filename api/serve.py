@@ -18,7 +18,10 @@ def serve() -> None:
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        proxy_headers=True,
+        # uvicorn's own X-Forwarded-For handling trusts 127.0.0.1 by default and would
+        # rewrite the peer before the API sees it: TENANTRY_TRUSTED_PROXIES decides alone
+        # (api/client_address.py).
+        proxy_headers=False,
         log_level="info",
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )

@@ -32,7 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tenantry.contracts.podhost import (
     DEFAULT_POD_CAPABILITIES,
@@ -134,6 +134,22 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _cidr_list(value: Any) -> Any:
+    """`10.0.0.0/8, 192.168.1.7` (an env var) or a list; a bare address is a /32 or /128."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = json.loads(text)
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, list):
+        return [ipaddress.ip_network(str(item).strip(), strict=False) for item in value]
+    return value
 
 
 class CoreSettings(BaseSettings):
@@ -432,6 +448,18 @@ class ApiSettings(CoreSettings):
     # the same request to join the signup in progress).
     signup_checkout_wait: Duration = timedelta(seconds=30)
     team_invite_ttl: Duration = timedelta(days=7)
+
+    # -- The API's public surface (request limits, proxies, docs and metrics) ----------
+    # Bodies over these are answered 413 before they are read whole (api/body_limit.py).
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Peers whose X-Forwarded-For is believed (CIDRs, comma-separated or a JSON list);
+    # none by default, so a client cannot pick its own rate-limit bucket.
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode, BeforeValidator(_cidr_list)] = Field(
+        default_factory=list
+    )
+    # /metrics needs this bearer token when set; in production /metrics is off without it.
+    metrics_token: SecretStr | None = None
 
 
 class WorkerSettings(CoreSettings):

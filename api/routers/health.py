@@ -6,25 +6,27 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import TemporalDep
+from api.deps import TemporalDep, require_metrics_access
 from api.metrics import ApiMetrics
+from api.responses import errors
+from api.schemas.health import Alive, Ready
 
 router = APIRouter(tags=["health"])
 
 _CHECK_TIMEOUT = 2.0
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive)
 async def healthz() -> dict[str, str]:
     """The process is up (nothing else is checked)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is unreachable"}})
+@router.get("/readyz", response_model=Ready, responses=errors(503))
 async def readyz(request: Request, temporal: TemporalDep) -> JSONResponse:
     """Ready when the database and Temporal both answer."""
     checks: dict[str, Any] = {}
@@ -55,7 +57,15 @@ async def readyz(request: Request, temporal: TemporalDep) -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **errors(401, 404),
+    },
+    dependencies=[Depends(require_metrics_access)],
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     registry: ApiMetrics = request.app.state.metrics

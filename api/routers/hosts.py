@@ -30,6 +30,7 @@ from temporalio.service import RPCError
 
 from api.deps import CurrentHost, HostOrEdge, JoinTokenHash, SessionDep, TemporalDep, unauthorized
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.hosts import (
     HostHeartbeat,
     HostRegister,
@@ -48,7 +49,7 @@ from tenantry.contracts.pod import PodRequest
 from tenantry.crypto import hash_secret, new_token
 from workflows.pod import PodWorkflow
 
-router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
+router = APIRouter(prefix="/v1/hosts", tags=["hosts"], responses=errors(401))
 log = logging.getLogger("tenantry.api.hosts")
 
 CREDENTIAL_PREFIX = "tnth_"  # recognisable in a leaked file; never logged
@@ -70,7 +71,7 @@ def _foreign_upstreams(host: Host, upstreams: list[str]) -> list[str]:
     return foreign
 
 
-@router.post("/register", response_model=HostRegistered)
+@router.post("/register", response_model=HostRegistered, responses=errors(*BODY, 409))
 async def register_host(
     *, body: HostRegister, token_hash: JoinTokenHash, session: SessionDep
 ) -> HostRegistered:
@@ -111,7 +112,9 @@ async def register_host(
     return HostRegistered(**host_view(host).model_dump(), credential=credential)
 
 
-@router.post("/{host_id}/heartbeat", response_model=HostView)
+@router.post(
+    "/{host_id}/heartbeat", response_model=HostView, responses=errors(*BODY, 403, 404, 409)
+)
 async def heartbeat(
     *, host_id: uuid.UUID, body: HostHeartbeat, caller: CurrentHost, session: SessionDep
 ) -> HostView:
@@ -143,7 +146,7 @@ async def heartbeat(
     return host_view(host)
 
 
-@router.post("/activity", response_model=PodActivityResult)
+@router.post("/activity", response_model=PodActivityResult, responses=errors(*BODY, 403))
 async def report_pod_activity(
     *, body: PodActivityReport, caller: HostOrEdge, session: SessionDep, temporal: TemporalDep
 ) -> PodActivityResult:

@@ -12,6 +12,7 @@ validators and answered with 409.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter
@@ -30,6 +31,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.deps import CurrentAccount, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
+from api.responses import BODY, errors
 from api.schemas.pods import PodAccepted, PodCreate, PodView, pod_view
 from db.models import Account, Pod
 from db.repo import pods as repo
@@ -57,10 +59,14 @@ from workflows.pod import PodWorkflow
 PodUpdate = UpdateMethodMultiParam[[PodWorkflow, PodRequest], PodState]
 """One of the pod workflow's updates (hibernate, restore, keepalive, destroy)."""
 
-router = APIRouter(prefix="/v1/pods", tags=["pods"])
+UPDATE_ERRORS = errors(404, 409, 502, 503)
+"""What a pod update can answer: not the caller's pod, refused by the workflow, failed."""
+
+router = APIRouter(prefix="/v1/pods", tags=["pods"], responses=errors(401))
+log = logging.getLogger(__name__)
 
 
-@router.post("", status_code=202, response_model=PodAccepted)
+@router.post("", status_code=202, response_model=PodAccepted, responses=errors(*BODY, 409, 503))
 async def create_pod(
     *,
     body: PodCreate,
@@ -138,7 +144,7 @@ async def list_pods(
     return page.page([pod_view(settings, *row) for row in rows], more)
 
 
-@router.get("/{pod_id}", response_model=PodView)
+@router.get("/{pod_id}", response_model=PodView, responses=errors(404))
 async def get_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, settings: SettingsDep
 ) -> PodView:
@@ -148,7 +154,9 @@ async def get_pod(
     return pod_view(settings, *row)
 
 
-@router.post("/{pod_id}/hibernate", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/hibernate", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def hibernate_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -156,7 +164,9 @@ async def hibernate_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.hibernate)
 
 
-@router.post("/{pod_id}/restore", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/restore", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def restore_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -164,7 +174,9 @@ async def restore_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.restore)
 
 
-@router.post("/{pod_id}/keepalive", status_code=202, response_model=PodAccepted)
+@router.post(
+    "/{pod_id}/keepalive", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+)
 async def keepalive_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
@@ -172,7 +184,7 @@ async def keepalive_pod(
     return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.keepalive)
 
 
-@router.delete("/{pod_id}", status_code=202, response_model=PodAccepted)
+@router.delete("/{pod_id}", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS)
 async def destroy_pod(
     *,
     pod_id: str,
@@ -202,7 +214,7 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def _name_problem(name: str) -> str | None:
-    return None if POD_NAME.match(name) else "1-32 lowercase letters, digits and hyphens"
+    return None if POD_NAME.fullmatch(name) else "1-32 lowercase letters, digits and hyphens"
 
 
 def _pod_key(pod_id: str) -> uuid.UUID:
@@ -280,7 +292,8 @@ async def _update(temporal: Client, pod: Pod, update: PodUpdate) -> PodAccepted:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == PodErrorType.CONFLICT:
             raise ApiError(409, "conflict", cause.message, {"status": pod.status}) from exc
-        raise ApiError(502, "update_failed", f"the pod could not {name}: {cause}") from exc
+        log.warning("pod %s could not %s: %s", pod.id, name, cause)  # detail: logs only
+        raise ApiError(502, "update_failed", f"the pod could not {name}; try again") from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(409, "conflict", f"the pod is {pod.status}") from exc

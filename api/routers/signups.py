@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -21,8 +22,9 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import ClientAddressDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.signups import SignupCreate, SignupCreated, SignupView, signup_view
 from api.signup_tokens import status_token, status_token_hash
 from db.repo import signups as signup_repo
@@ -33,9 +35,15 @@ from tenantry.crypto import verify_secret
 from workflows.signup import SignupWorkflow
 
 router = APIRouter(prefix="/v1/signups", tags=["signups"])
+log = logging.getLogger(__name__)
 
 
-@router.post("", status_code=202, response_model=SignupCreated)
+@router.post(
+    "",
+    status_code=202,
+    response_model=SignupCreated,
+    responses=errors(*BODY, 409, 429, 502, 503),
+)
 async def create_signup(
     *,
     body: SignupCreate,
@@ -43,9 +51,10 @@ async def create_signup(
     settings: SettingsDep,
     temporal: TemporalDep,
     session: SessionDep,
+    client: ClientAddressDep,
 ) -> SignupCreated:
     """Starts a signup (or joins the one in progress) and returns its Checkout URL."""
-    request.app.state.signup_limiter.check(request.client.host if request.client else "unknown")
+    request.app.state.signup_limiter.check(client)
     if await subdomain_taken(session, body.subdomain):
         raise _taken(body.subdomain)
     # The wait below for the Checkout URL takes seconds under load: holding a pooled
@@ -93,7 +102,8 @@ async def create_signup(
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == ErrorType.CONFLICT:
             raise _taken(body.subdomain) from exc
-        raise ApiError(502, "checkout_failed", f"could not start checkout: {cause}") from exc
+        log.warning("signup %s: checkout failed: %s", body.subdomain, cause)  # logs only
+        raise ApiError(502, "checkout_failed", "could not start checkout; try again later") from exc
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
         # The wait's cancellation surfaces as the client's own update-timeout error.
         raise ApiError(
@@ -112,7 +122,7 @@ async def create_signup(
     )
 
 
-@router.get("/{signup_id}", response_model=SignupView)
+@router.get("/{signup_id}", response_model=SignupView, responses=errors(404, 422))
 async def get_signup(
     *,
     signup_id: uuid.UUID,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentAccount, SessionDep, SettingsDep
 from api.errors import ApiError, not_found
+from api.responses import BODY, errors
 from api.schemas.team import (
     InviteCreate,
     InviteView,
@@ -34,7 +35,7 @@ from tenantry.clients.smtp import smtp_mailer
 from tenantry.crypto import hash_secret
 from tenantry.settings import ApiSettings
 
-router = APIRouter(prefix="/v1/team", tags=["team"])
+router = APIRouter(prefix="/v1/team", tags=["team"], responses=errors(401))
 
 INVITE_TOKEN_PREFIX = "tinv_"
 
@@ -44,7 +45,9 @@ async def get_team(*, account: CurrentAccount, session: SessionDep) -> TeamView:
     return await _team_view(session, account)
 
 
-@router.post("/invites", status_code=201, response_model=InviteView)
+@router.post(
+    "/invites", status_code=201, response_model=InviteView, responses=errors(*BODY, 403, 409, 503)
+)
 async def invite(
     *, body: InviteCreate, account: CurrentAccount, session: SessionDep, settings: SettingsDep
 ) -> InviteView:
@@ -74,7 +77,7 @@ async def invite(
     return invite_view(row)
 
 
-@router.post("/join", response_model=TeamView)
+@router.post("/join", response_model=TeamView, responses=errors(*BODY, 403, 404, 409))
 async def join(*, body: JoinRequest, account: CurrentAccount, session: SessionDep) -> TeamView:
     """Joins the team that invited the caller's address; joining it again changes nothing."""
     row = await repo.invite_for_update(session, hash_secret(body.token))

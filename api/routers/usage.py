@@ -10,16 +10,17 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentAccount, SessionDep
 from api.errors import ApiError
+from api.responses import errors
 from api.schemas.usage import TierUsage, UsageView
 from db.repo.credits import latest_balance
 from db.repo.usage import month_free_seconds, month_usage_by_tier
 from tenantry.rules.metering import month_start, parse_month
 from tenantry.rules.plans import FREE_POD_HOURS_PER_MONTH
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=errors(401))
 
 
-@router.get("", response_model=UsageView)
+@router.get("", response_model=UsageView, responses=errors(422))
 async def usage(
     *,
     account: CurrentAccount,

@@ -11,14 +11,17 @@ from fastapi import APIRouter, Header, Request
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
+from api.responses import errors
+from api.schemas.stripe import WebhookReceived
 from api.stripe_events import handle_event
 
 router = APIRouter(prefix="/v1/stripe", tags=["stripe"])
 
 TOLERANCE_SECONDS = 300
+WEBHOOK_PATH = "/v1/stripe/webhook"  # its own body limit (api/body_limit.py)
 
 
-@router.post("/webhook")
+@router.post("/webhook", response_model=WebhookReceived, responses=errors(400, 413))
 async def stripe_webhook(
     *,
     request: Request,

@@ -6,6 +6,10 @@ from pydantic import BaseModel, EmailStr
 
 
 class AccountCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"email": "dev@example.com", "name": "Dev Team"}]}
+    }
+
     email: EmailStr
     name: str | None = None
 

@@ -23,6 +23,14 @@ Reference = Annotated[
 
 
 class CreditsAdd(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"amount_usd": "25.00", "reference": "invoice-2026-12-0042", "reason": "top-up"}
+            ]
+        }
+    }
+
     amount_usd: Decimal = Field(gt=0, le=1_000_000, decimal_places=6, examples=["25.00"])
     reference: Reference
     reason: str | None = Field(default=None, max_length=500)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from db.models import Tenant, TenantHealth
 
@@ -33,3 +33,16 @@ def health_view(h: TenantHealth, tenant: Tenant) -> TenantHealthView:
         version=h.version,
         checked_at=h.checked_at,
     )
+
+
+class Alive(BaseModel):
+    """`/healthz`: the process is up."""
+
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    """`/readyz` when every dependency answers (503 with the error body otherwise)."""
+
+    status: str = Field(examples=["ready"])
+    checks: dict[str, str] = Field(examples=[{"database": "ok", "temporal": "ok"}])

@@ -14,6 +14,7 @@ from typing import Any
 import asyncssh
 from pydantic import BaseModel, Field, field_validator
 
+from api.schemas.types import Whole
 from db.models import Host
 
 
@@ -26,18 +27,37 @@ def _normalise_key(value: str) -> str:
     return f"{kind} {data}"
 
 
+INT32_MAX = 2**31 - 1  # the columns are INTEGER: a larger number was a 500 from the database
+
+
 class HostUsage(BaseModel):
-    capacity_cpu_millis: int | None = Field(default=None, ge=0)
-    capacity_memory_mb: int | None = Field(default=None, ge=0)
-    used_cpu_millis: int | None = Field(default=None, ge=0)
-    used_memory_mb: int | None = Field(default=None, ge=0)
+    capacity_cpu_millis: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    capacity_memory_mb: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    used_cpu_millis: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
+    used_memory_mb: Whole | None = Field(default=None, ge=0, le=INT32_MAX)
     metrics: dict[str, Any] | None = None
 
 
 class HostRegister(HostUsage):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "pod-host-1",
+                    "address": "203.0.113.10",
+                    "ssh_port": 22,
+                    "ssh_host_key": "ssh-ed25519 "
+                    "AAAAC3NzaC1lZDI1NTE5AAAAIHhs0lHdRwZ6Z1mJf2k5u6QbXv3QvS1fPp0uX1vR9xQe",
+                    "capacity_cpu_millis": 8000,
+                    "capacity_memory_mb": 16384,
+                }
+            ]
+        }
+    }
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
     address: str
-    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_port: Whole = Field(default=22, ge=1, le=65535)
     ssh_host_key: str = Field(description="the host's SSH host public key, pinned from now on")
 
     @field_validator("ssh_host_key")
@@ -47,6 +67,10 @@ class HostRegister(HostUsage):
 
 
 class HostHeartbeat(HostUsage):
+    model_config = {
+        "json_schema_extra": {"examples": [{"used_cpu_millis": 1500, "used_memory_mb": 2048}]}
+    }
+
     ssh_host_key: str = Field(description="required, and must equal the pinned key")
     upstreams: list[str] = Field(
         default_factory=list,
@@ -106,6 +130,12 @@ class DrainResult(BaseModel):
 
 
 class PodActivityReport(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"source": "proxy", "pods": ["6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"]}]
+        }
+    }
+
     source: str = Field(
         pattern=r"^[a-z][a-z0-9-]{0,31}$",
         description="what saw the activity: `proxy` (edge traffic), `ssh` (a session), ...",

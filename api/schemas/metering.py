@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
+
+from api.schemas.types import Instant
 
 
 class RunHour(BaseModel):
-    hour: datetime
+    model_config = {"json_schema_extra": {"examples": [{"hour": "2026-12-04T15:00:00Z"}]}}
+
+    hour: Instant

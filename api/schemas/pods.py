@@ -16,10 +16,28 @@ from db.repo.pods import pod_services
 from tenantry.contracts.pod import PodStatus
 from tenantry.rules.edge_names import pod_hostname, pod_url
 from tenantry.rules.plans import PodTier
+from tenantry.rules.public_errors import public_pod_error
 from tenantry.settings import ApiSettings
 
 
 class PodCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "name": "api-dev",
+                    "tier": "dev.small",
+                    "config": {
+                        "template": "base",
+                        "services": [{"name": "http", "port": 8080}],
+                        "env": {"LOG_LEVEL": "debug"},
+                        "idle_timeout": "30m",
+                    },
+                }
+            ]
+        }
+    }
+
     name: str | None = Field(default=None, description="unique among the account's live pods")
     tier: PodTier | None = None
     config: str | dict[str, Any] | None = Field(
@@ -56,7 +74,9 @@ class PodView(BaseModel):
         "balance); workspace_full while a running pod's workspace is full (`error` says more)",
     )
     snapshot: SnapshotView | None = None
-    error: str | None = None
+    error: str | None = Field(
+        default=None, description="a public message; the detail is in the operators' logs"
+    )
     created_at: datetime
 
 
@@ -90,6 +110,6 @@ def pod_view(settings: ApiSettings, pod: Pod, host: str | None, snap: Snapshot |
         )
         if snap
         else None,
-        error=pod.error,
+        error=public_pod_error(pod.error),
         created_at=pod.created_at,
     )

@@ -6,19 +6,28 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.schemas.types import Whole
 from db.models import Rollout, RolloutTenant
 from db.repo.rollouts import TENANTS_SHOWN
 
 
 class RolloutCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"tag": "2026.12.1", "parallelism": 2, "canary": 1}]}
+    }
+
     tag: str = Field(description="the image tag to run on every active tenant")
-    parallelism: int = Field(default=1, ge=1, le=100, description="tenants at a time")
-    canary: int = Field(
+    parallelism: Whole = Field(default=1, ge=1, le=100, description="tenants at a time")
+    canary: Whole = Field(
         default=1, ge=0, le=1000, description="tenants that must pass before the rest start"
     )
 
 
 class RolloutOperation(BaseModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"reason": "error rate up after the canary"}]}
+    }
+
     reason: str | None = None
 
 

@@ -13,6 +13,12 @@ from tenantry.rules.validation import subdomain_problem
 
 
 class SignupCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"email": "owner@example.com", "subdomain": "acme", "tier": "starter"}]
+        }
+    }
+
     email: EmailStr
     subdomain: str = Field(description="DNS label: 3-63 lowercase letters, digits, hyphens")
     tier: TenantTier
@@ -54,6 +60,8 @@ class AdminSignup(SignupView):
 
 
 class Decision(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"reason": "verified the company"}]}}
+
     reason: str | None = None
 
 

@@ -32,10 +32,14 @@ class TeamView(BaseModel):
 
 
 class InviteCreate(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"email": "colleague@example.com"}]}}
+
     email: EmailStr
 
 
 class JoinRequest(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"token": "inv_3q2-Kx9wP0aVbLmN7cR5tY"}]}}
+
     token: str = Field(min_length=1, max_length=200)
 
 

@@ -39,10 +39,18 @@ class TenantDetail(TenantView):
 
 
 class OperationBody(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"reason": "abuse report #1234"}]}}
+
     reason: str | None = None
 
 
 class TierBody(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"tier": "pro", "reason": "customer asked for more capacity"}]
+        }
+    }
+
     tier: TenantTier
     reason: str | None = None
 
@@ -64,3 +72,11 @@ def tenant_view(t: Tenant) -> TenantView:
 
 def log_entry(e: ProvisioningLogEntry) -> LogEntry:
     return LogEntry(action=e.action, details=e.details, at=e.at)
+
+
+class OperationPending(BaseModel):
+    """An operation that did not finish within the wait: it goes on in the tenant's workflow."""
+
+    tenant_id: str
+    status: str = Field(examples=["in_progress"])
+    operation: str = Field(description="the workflow update's id")

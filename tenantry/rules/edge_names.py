@@ -32,7 +32,7 @@ from collections.abc import Iterable
 MAX_LABEL = 63
 HANDLE_LENGTH = 12
 ROUTE_PREFIX = "pod-"
-_HANDLE = re.compile(rf"^[0-9a-f]{{{HANDLE_LENGTH}}}$")
+_HANDLE = re.compile(rf"[0-9a-f]{{{HANDLE_LENGTH}}}")
 _UUID_LENGTH = 36
 
 
@@ -43,7 +43,7 @@ def account_handle(account_id: str | uuid.UUID) -> str:
 
 def handle_id_range(handle: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     """The smallest and largest account id with this handle (an index range scan)."""
-    if not _HANDLE.match(handle):
+    if not _HANDLE.fullmatch(handle):
         return None
     rest = 32 - HANDLE_LENGTH
     return uuid.UUID(handle + "0" * rest), uuid.UUID(handle + "f" * rest)
@@ -94,7 +94,7 @@ def split_hostname(host: str, base_domain: str) -> tuple[str, str] | None:
     if "." in label or len(label) > MAX_LABEL:
         return None
     local, sep, handle = label.rpartition("-")
-    if not sep or not local or not _HANDLE.match(handle):
+    if not sep or not local or not _HANDLE.fullmatch(handle):
         return None
     return local, handle
 

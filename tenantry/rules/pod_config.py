@@ -20,6 +20,7 @@ with a message a user can act on.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -30,10 +31,17 @@ from tenantry.contracts.podhost import ENV_NAME, POD_BASE_IMAGE, ServicePort
 from tenantry.rules.plans import PodTier
 
 TEMPLATES: dict[str, str] = {"base": POD_BASE_IMAGE}
-POD_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
+POD_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+_DURATION = re.compile(r"\s*(\d{1,9})\s*([smh]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
-IMAGE_REF = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}$")
+IMAGE_REF = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}")
+
+# Env and secrets travel in the pod workflow's input (and its history) on every run, so
+# they stay small: a few dozen one-line entries, not files.
+MAX_ENV_ENTRIES = 64
+MAX_ENV_NAME_LENGTH = 128
+MAX_ENV_VALUE_LENGTH = 4096
+MAX_CONFIG_CHARS = 64 * 1024
 
 
 class PodConfigError(ValueError):
@@ -46,7 +54,13 @@ class PodConfigError(ValueError):
 
 
 def _check_env_names(values: dict[str, str]) -> dict[str, str]:
+    if len(values) > MAX_ENV_ENTRIES:
+        raise ValueError(f"at most {MAX_ENV_ENTRIES} entries")
     for name, value in values.items():
+        if len(name) > MAX_ENV_NAME_LENGTH:
+            raise ValueError(f"names are at most {MAX_ENV_NAME_LENGTH} characters")
+        if len(value) > MAX_ENV_VALUE_LENGTH:
+            raise ValueError(f"{name}: values are at most {MAX_ENV_VALUE_LENGTH} characters")
         if not ENV_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid environment variable name")
         if any(c in value for c in "\n\r\0"):
@@ -71,14 +85,14 @@ class PodConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not POD_NAME.match(value):
+        if value is not None and not POD_NAME.fullmatch(value):
             raise ValueError("1-32 lowercase letters, digits and hyphens, not at either end")
         return value
 
     @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
-        if value is not None and not IMAGE_REF.match(value):
+        if value is not None and not IMAGE_REF.fullmatch(value):
             raise ValueError("not a container image reference")
         return value
 
@@ -98,7 +112,7 @@ class PodConfig(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         if isinstance(value, str):
-            match = _DURATION.match(value)
+            match = _DURATION.fullmatch(value)
             if not match:
                 raise ValueError("a duration: seconds, or a number with s, m or h")
             return int(match.group(1)) * _UNITS[match.group(2)]
@@ -145,6 +159,10 @@ class PodConfig(BaseModel):
 
 def parse_pod_config(raw: str | dict[str, Any] | None) -> PodConfig:
     """Parses YAML text or a JSON object; PodConfigError names each field at fault."""
+    size = len(raw) if isinstance(raw, str) else len(json.dumps(raw)) if raw else 0
+    if size > MAX_CONFIG_CHARS:
+        message = f"at most {MAX_CONFIG_CHARS} characters"
+        raise PodConfigError([{"field": "config", "message": message}])
     if raw is None:
         data: Any = {}
     elif isinstance(raw, str):

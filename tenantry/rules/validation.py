@@ -1,10 +1,14 @@
-"""Input rules the API, the CLI and the workflows share."""
+"""Input rules the API, the CLI and the workflows share.
+
+Patterns are unanchored and used with `fullmatch`: `re.match` with `$` accepts a trailing
+newline, so `"admin\n"` would pass the pattern and miss the reserved-name check.
+"""
 
 from __future__ import annotations
 
 import re
 
-SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]$")
+SUBDOMAIN_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]")
 
 RESERVED_SUBDOMAINS = frozenset(
     {
@@ -20,7 +24,7 @@ def subdomain_problem(value: str) -> str | None:
     """Why `value` cannot be a tenant subdomain, or None when it can."""
     if not 3 <= len(value) <= 63:
         return "must be 3 to 63 characters long"
-    if not SUBDOMAIN_RE.match(value):
+    if not SUBDOMAIN_RE.fullmatch(value):
         return (
             "may contain only lowercase letters, digits and hyphens,"
             " and must not start or end with a hyphen"

@@ -23,6 +23,8 @@ BAD_INPUTS = [
     ({"subdomain": "xn--punycode"}, "subdomain"),
     ({"subdomain": "www"}, "subdomain"),
     ({"subdomain": "admin"}, "subdomain"),
+    ({"subdomain": "admin\n"}, "subdomain"),
+    ({"subdomain": "good-name\n"}, "subdomain"),
     ({"tier": "gold"}, "tier"),
 ]
 

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from api.responses import BODY, errors
 from api.schemas.accounts import AccountCreate, AccountCreated
 from api.schemas.credits import CreditsAdd, CreditsAdded, CreditsView, ledger_entry
 from db.models import Account
@@ -33,11 +34,13 @@ from tenantry.contracts.credits import CreditsTopUp
 from tenantry.crypto import generate_api_key
 from workflows.credits import CreditsWorkflow
 
-router = APIRouter(prefix="/v1/admin/accounts", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/accounts", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 log = logging.getLogger("tenantry.api.credits")
 
 
-@router.post("", status_code=201, response_model=AccountCreated)
+@router.post("", status_code=201, response_model=AccountCreated, responses=errors(*BODY, 409))
 async def create_account(*, body: AccountCreate, session: SessionDep) -> AccountCreated:
     """Creates an account and its first API key; the key is shown only in this answer."""
     email = str(body.email).lower()
@@ -56,7 +59,10 @@ async def create_account(*, body: AccountCreate, session: SessionDep) -> Account
     "/{account_id}/credits",
     status_code=201,
     response_model=CreditsAdded,
-    responses={200: {"model": CreditsAdded, "description": "the reference was applied before"}},
+    responses={
+        200: {"model": CreditsAdded, "description": "the reference was applied before"},
+        **errors(*BODY, 404, 409),
+    },
 )
 async def add_account_credits(
     *,
@@ -102,7 +108,7 @@ async def add_account_credits(
     )
 
 
-@router.get("/{account_id}/credits", response_model=CreditsView)
+@router.get("/{account_id}/credits", response_model=CreditsView, responses=errors(404, 422))
 async def account_credits(
     *,
     account_id: uuid.UUID,

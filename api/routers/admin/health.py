@@ -11,16 +11,19 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.pagination import Page, PageDep
+from api.responses import errors
 from api.schemas.health import TenantHealthView, health_view
 from db.repo.tenants import health_checks
 from tenantry.contracts.common import HEALTH_SWEEP_SCHEDULE_ID
 from tenantry.contracts.rollout import HealthSweepInput, HealthSweepResult
 from workflows.health_sweep import HealthSweepWorkflow
 
-router = APIRouter(prefix="/v1/admin/health", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/health", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 
-@router.get("", response_model=Page[TenantHealthView])
+@router.get("", response_model=Page[TenantHealthView], responses=errors(422))
 async def tenant_health(
     *, session: SessionDep, page: PageDep, unhealthy: Annotated[bool, Query()] = False
 ) -> Page[TenantHealthView]:

@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
+from api.responses import errors
 from api.schemas.hosts import DrainResult, HostView, JoinToken, JoinTokenCreate, host_view
 from db.models import Host
 from db.repo import hosts as repo
@@ -31,7 +32,9 @@ from tenantry.contracts.pod import PodRequest
 from tenantry.crypto import hash_secret, new_token
 from workflows.pod import PodWorkflow
 
-router = APIRouter(prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/hosts", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 JOIN_TOKEN_PREFIX = "tntj_"
 DRAIN_SOURCE = "drain"

@@ -10,16 +10,19 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from api.deps import AdminDep, SettingsDep, TemporalDep
 from api.errors import ApiError
+from api.responses import BODY, errors
 from api.schemas.metering import RunHour
 from tenantry.contracts.common import metering_workflow_id
 from tenantry.contracts.metering import MeteringInput, MeteringResult
 from tenantry.rules.metering import utc_hour
 from workflows.metering import MeteringWorkflow
 
-router = APIRouter(prefix="/v1/admin/metering", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/metering", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 
-@router.post("/run", response_model=MeteringResult)
+@router.post("/run", response_model=MeteringResult, responses=errors(*BODY))
 async def run_metering(
     *, body: RunHour, settings: SettingsDep, temporal: TemporalDep
 ) -> MeteringResult:

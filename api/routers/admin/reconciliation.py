@@ -14,14 +14,20 @@ from sqlalchemy.orm import Session
 
 from api.deps import AdminDep, SettingsDep
 from api.errors import ApiError
+from api.responses import errors
 from db.repo.reconciliation import Reconciliation, reconcile
 from db.session import make_engine
 from tenantry.rules.metering import parse_month
 
-router = APIRouter(prefix="/v1/admin/reconciliation", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/reconciliation",
+    tags=["admin"],
+    dependencies=[AdminDep],
+    responses=errors(401),
+)
 
 
-@router.get("", response_model=Reconciliation)
+@router.get("", response_model=Reconciliation, responses=errors(422))
 async def reconciliation(
     *,
     request: Request,

@@ -25,6 +25,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
+from api.responses import BODY, errors
 from api.schemas.rollouts import (
     RolloutCreate,
     RolloutDetail,
@@ -46,12 +47,16 @@ from tenantry.contracts.rollout import (
 )
 from workflows.rollout import RolloutWorkflow
 
-router = APIRouter(prefix="/v1/admin/rollouts", tags=["admin"], dependencies=[AdminDep])
+CONTROL_ERRORS = errors(*BODY, 404, 409, 502)
+
+router = APIRouter(
+    prefix="/v1/admin/rollouts", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 ControlUpdate = UpdateMethodMultiParam[[RolloutWorkflow, RolloutControl], RolloutState]
 
 
-@router.post("", status_code=202, response_model=RolloutDetail)
+@router.post("", status_code=202, response_model=RolloutDetail, responses=errors(*BODY, 409))
 async def start_rollout(
     *, body: RolloutCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> RolloutDetail:
@@ -106,7 +111,7 @@ async def start_rollout(
     return await _detail(session, rollout.id)
 
 
-@router.get("", response_model=Page[RolloutView])
+@router.get("", response_model=Page[RolloutView], responses=errors(422))
 async def list_rollouts(*, session: SessionDep, page: PageDep) -> Page[RolloutView]:
     """Rollouts, newest first."""
     rollouts, more = await page.fetch(
@@ -115,13 +120,13 @@ async def list_rollouts(*, session: SessionDep, page: PageDep) -> Page[RolloutVi
     return page.page([rollout_view(r) for r in rollouts], more)
 
 
-@router.get("/{rollout_id}", response_model=RolloutDetail)
+@router.get("/{rollout_id}", response_model=RolloutDetail, responses=errors(404, 422))
 async def get_rollout(*, rollout_id: uuid.UUID, session: SessionDep) -> RolloutDetail:
     """Status, counts by tenant status, and what the rollout did to each tenant."""
     return await _detail(session, rollout_id)
 
 
-@router.post("/{rollout_id}/pause", response_model=RolloutDetail)
+@router.post("/{rollout_id}/pause", response_model=RolloutDetail, responses=CONTROL_ERRORS)
 async def pause_rollout(
     *,
     rollout_id: uuid.UUID,
@@ -133,7 +138,7 @@ async def pause_rollout(
     return await _control(rollout_id, RolloutWorkflow.pause, "pause", body, session, temporal)
 
 
-@router.post("/{rollout_id}/resume", response_model=RolloutDetail)
+@router.post("/{rollout_id}/resume", response_model=RolloutDetail, responses=CONTROL_ERRORS)
 async def resume_rollout(
     *,
     rollout_id: uuid.UUID,
@@ -145,7 +150,7 @@ async def resume_rollout(
     return await _control(rollout_id, RolloutWorkflow.resume, "resume", body, session, temporal)
 
 
-@router.post("/{rollout_id}/cancel", response_model=RolloutDetail)
+@router.post("/{rollout_id}/cancel", response_model=RolloutDetail, responses=CONTROL_ERRORS)
 async def cancel_rollout(
     *,
     rollout_id: uuid.UUID,

@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
+from api.responses import BODY, errors
 from api.schemas.signups import AdminSignup, Decision, SignupView, admin_signup
 from db.repo import signups as repo
 from db.repo.audit import audit
@@ -22,10 +23,12 @@ from tenantry.contracts.common import ErrorType, signup_workflow_id
 from tenantry.contracts.signup import ApprovalDecision, SignupStatus
 from workflows.signup import SignupWorkflow
 
-router = APIRouter(prefix="/v1/admin/signups", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/signups", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 
-@router.get("", response_model=Page[AdminSignup])
+@router.get("", response_model=Page[AdminSignup], responses=errors(422))
 async def list_signups(
     *,
     session: SessionDep,
@@ -43,7 +46,7 @@ async def list_signups(
     return page.page(views, more)
 
 
-@router.post("/{signup_id}/approve", response_model=SignupView)
+@router.post("/{signup_id}/approve", response_model=SignupView, responses=errors(*BODY, 404, 409))
 async def approve_signup(
     *,
     signup_id: uuid.UUID,
@@ -54,7 +57,7 @@ async def approve_signup(
     return await _decide(signup_id, True, body, session, temporal)
 
 
-@router.post("/{signup_id}/reject", response_model=SignupView)
+@router.post("/{signup_id}/reject", response_model=SignupView, responses=errors(*BODY, 404, 409))
 async def reject_signup(
     *,
     signup_id: uuid.UUID,

@@ -14,10 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from api.deps import AdminDep, SessionDep, TemporalDep
+from api.responses import errors
 from api.schemas.stripe import RecoveryReport
 from api.stripe_events import handle_event
 
-router = APIRouter(prefix="/v1/admin/stripe", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/v1/admin/stripe", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 
 @router.post("/recover", response_model=RecoveryReport)

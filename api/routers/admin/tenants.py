@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -22,9 +22,11 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.deps import AdminDep, SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
+from api.responses import BODY, errors
 from api.schemas.health import health_view
 from api.schemas.tenants import (
     OperationBody,
+    OperationPending,
     TenantDetail,
     TenantView,
     TierBody,
@@ -36,14 +38,22 @@ from tenantry.contracts.common import ErrorType, tenant_workflow_id
 from tenantry.contracts.tenant import TenantOperation, TenantState, TierChange
 from workflows.tenant import TenantWorkflow
 
-router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[AdminDep])
+# An operation answers the tenant's state (200) or, when it takes longer, 202.
+OPERATION_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": OperationPending, "description": "still running; follow the tenant"},
+    **errors(*BODY, 404, 409, 502),
+}
+
+router = APIRouter(
+    prefix="/v1/admin/tenants", tags=["admin"], dependencies=[AdminDep], responses=errors(401)
+)
 
 OPERATION_WAIT = 10.0
 
 Op = TypeVar("Op", bound=TenantOperation)
 
 
-@router.get("", response_model=Page[TenantView])
+@router.get("", response_model=Page[TenantView], responses=errors(422))
 async def list_tenants(
     *, session: SessionDep, page: PageDep, status: Annotated[str | None, Query()] = None
 ) -> Page[TenantView]:
@@ -54,7 +64,7 @@ async def list_tenants(
     return page.page([tenant_view(t) for t in tenants], more)
 
 
-@router.get("/{tenant_id}", response_model=TenantDetail)
+@router.get("/{tenant_id}", response_model=TenantDetail, responses=errors(404, 422))
 async def get_tenant(*, tenant_id: uuid.UUID, session: SessionDep) -> TenantDetail:
     tenant = await repo.get_tenant(session, tenant_id)
     if tenant is None:
@@ -68,7 +78,7 @@ async def get_tenant(*, tenant_id: uuid.UUID, session: SessionDep) -> TenantDeta
     )
 
 
-@router.post("/{tenant_id}/suspend")
+@router.post("/{tenant_id}/suspend", response_model=TenantState, responses=OPERATION_ANSWERS)
 async def suspend_tenant(
     *,
     tenant_id: uuid.UUID,
@@ -81,7 +91,7 @@ async def suspend_tenant(
     return await _operate(tenant_id, TenantWorkflow.suspend, op, session, temporal)
 
 
-@router.post("/{tenant_id}/unsuspend")
+@router.post("/{tenant_id}/unsuspend", response_model=TenantState, responses=OPERATION_ANSWERS)
 async def unsuspend_tenant(
     *,
     tenant_id: uuid.UUID,
@@ -94,7 +104,7 @@ async def unsuspend_tenant(
     return await _operate(tenant_id, TenantWorkflow.unsuspend, op, session, temporal)
 
 
-@router.post("/{tenant_id}/tier")
+@router.post("/{tenant_id}/tier", response_model=TenantState, responses=OPERATION_ANSWERS)
 async def change_tier(
     *, tenant_id: uuid.UUID, body: TierBody, session: SessionDep, temporal: TemporalDep
 ) -> JSONResponse:
@@ -103,7 +113,7 @@ async def change_tier(
     return await _operate(tenant_id, TenantWorkflow.change_tier, change, session, temporal)
 
 
-@router.delete("/{tenant_id}")
+@router.delete("/{tenant_id}", response_model=TenantState, responses=OPERATION_ANSWERS)
 async def delete_tenant(
     *, tenant_id: uuid.UUID, session: SessionDep, temporal: TemporalDep
 ) -> JSONResponse:
