@@ -111,6 +111,8 @@ class HostRegistered(HostView):
 
 
 class JoinTokenCreate(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"ttl": 3600, "approved": False}]}}
+
     ttl: int = Field(default=3600, ge=1, description="seconds the token may be used")
     approved: bool = Field(
         default=False, description="the host takes pods at once instead of waiting as pending"

@@ -33,7 +33,8 @@ PRODUCTION = {
     "stripe_api_key": "sk_live_0123456789abcdef",
     "stripe_webhook_secret": "whsec_0123456789abcdef",
     "admin_token": "admin-0123456789abcdef",
-    "host_bootstrap_token": "host-0123456789abcdef",
+    "edge_token": "edge-0123456789abcdef",
+    "status_token_key": "status-0123456789abcdef0123456789abcdef",
     "encryption_key": "DIL4a9x1cm7vZ6bqk0AgGxJrZ2VfQ3sYw8Tn1Ue5Hoo=",
 }
 
@@ -98,7 +99,7 @@ def test_pod_inputs_are_bounded_and_anchored(
             assert fields[0] == field, error
         else:
             assert fields[0].startswith("config."), error
-        assert http.get("/v1/pods").json() == []
+        assert http.get("/v1/pods").json()["data"] == []
 
 
 # -- body size ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ The real stack (uvicorn serving the API over HTTP, PostgreSQL, Temporal, a worke
 Stripe and Hetzner emulators, moto) is driven with every check schemathesis has (server
 errors, status codes, content types, response schemas and headers, positive and
 negative data, auth, methods, ...) in every phase (examples, coverage, fuzzing and
-stateful), once per identity: the admin token, an account's API key and the host token.
+stateful), once per identity: the admin token, an account's API key and a host's own credential.
 Each run is bounded (few examples, a time limit) and seeded, so a failure repeats.
 
 Stateful: FastAPI writes no OpenAPI `links`, so schemathesis infers the transitions
@@ -14,6 +14,7 @@ behind its token, as production serves it (without one it is open in dev only).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 
-from tests.fixtures.api import ADMIN_TOKEN, HOST_TOKEN
+from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 
 SEED = 20261204
@@ -115,9 +116,25 @@ def test_schemathesis_account(stack: Stack) -> None:
     assert_clean(run(stack, account_key(stack), path_regex="^/v1/(pods|team|usage)"))
 
 
+def host_credential(stack: Stack) -> str:
+    """A registered host's own credential (a join token spent as a host agent would)."""
+    with stack.api.client(stack.mint_join_token()) as http:
+        registered = http.post(
+            "/v1/hosts/register",
+            json={
+                "name": f"fuzz-host-{uuid.uuid4().hex[:8]}",
+                "address": "203.0.113.10",
+                "ssh_host_key": "ssh-ed25519 "
+                "AAAAC3NzaC1lZDI1NTE5AAAAIHhs0lHdRwZ6Z1mJf2k5u6QbXv3QvS1fPp0uX1vR9xQe",
+            },
+        )
+    assert registered.status_code == 200, registered.text
+    return str(registered.json()["credential"])
+
+
 @pytest.mark.slow
 def test_schemathesis_host(stack: Stack) -> None:
-    assert_clean(run(stack, HOST_TOKEN, path_regex="^/v1/hosts/"))
+    assert_clean(run(stack, host_credential(stack), path_regex="^/v1/hosts/"))
 
 
 @pytest.mark.slow

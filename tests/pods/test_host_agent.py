@@ -23,6 +23,7 @@ from devstack.docker import DockerDaemon
 from devstack.podhost import generate_keypair
 from devstack.procs import ManagedProcess, free_port
 from tenantry.agents.host.docker import DockerEngine, engine_client
+from tenantry.agents.host.network import PodFirewall, run_iptables
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import POD_CONFIG, containers_of, create, status, wait
@@ -178,6 +179,8 @@ def test_a_host_key_other_than_the_pinned_one_is_fatal(
     result = subprocess.run(
         [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
         env={
+            # A bare environment; what is tested is registration, not the pod firewall.
+            "TENANTRY_POD_FIREWALL": "off",
             "TENANTRY_HOST_JOIN_TOKEN": stack.mint_join_token(),
             "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "impostor.json"),
             "TENANTRY_HOST_ADDRESS": host.address,
@@ -197,6 +200,7 @@ def test_a_host_key_other_than_the_pinned_one_is_fatal(
     result = subprocess.run(
         [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name],
         env={
+            "TENANTRY_POD_FIREWALL": "off",
             "TENANTRY_HOST_JOIN_TOKEN": "not-the-token",
             "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "wrong.json"),
             "TENANTRY_HOST_ADDRESS": host.address,
@@ -334,3 +338,79 @@ def published_port(docker_daemon: DockerDaemon, pod_id: str, port: int) -> int:
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
     eventually(check, timeout, what)
+
+
+def _drop_prefix_rules(firewall: PodFirewall) -> None:
+    """Takes out one bridge prefix's rules; the chains and hooks, shared by every
+    prefix (and so by other test sessions), stay."""
+    for rule in firewall.rules():
+        while run_iptables(["-C", rule.chain, *rule.spec]) == 0:
+            run_iptables(["-D", rule.chain, *rule.spec])
+
+
+def _agent_env(stack: Stack, tmp_path: Path, *, mode: str, prefix: str) -> dict[str, str]:
+    assert stack.pod_hosts is not None
+    return {
+        "PATH": "/usr/bin:/bin",  # as a service's: iptables is found in /usr/sbin anyway
+        "TENANTRY_ENV": "dev",
+        "TENANTRY_POD_FIREWALL": mode,
+        "TENANTRY_POD_BRIDGE_PREFIX": prefix,
+        "TENANTRY_HOST_JOIN_TOKEN": stack.mint_join_token(),
+        "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / f"{prefix}.json"),
+        "DOCKER_HOST": stack.pod_hosts.docker_host,
+    }
+
+
+def test_the_agent_fences_pods_in_before_it_registers(
+    stack_factory: Callable[..., Stack], tmp_path: Path
+) -> None:
+    """The pod firewall is the agent's first step: in place before the host asks for
+    pods, and a host where it cannot be put in place exits 2 unregistered."""
+    stack = stack_factory(pods=True, start_worker=False)
+    assert stack.pod_hosts is not None
+    host = stack.pod_hosts.hosts[0]
+    prefix = f"tf{uuid.uuid4().hex[:3]}"
+    firewall = PodFirewall(bridge_prefix=prefix, forward_hook="FORWARD")
+    argv = [str(TENANTRY), "host-agent", "--api-url", stack.api.url, "--name", host.name]
+    argv += ["--address", host.address, "--ssh-port", str(host.port)]
+    argv += ["--host-key-file", f"{host.host_key_path}.pub", "--interval", "1"]
+    assert set(firewall.rules()) <= set(firewall.missing())  # a prefix nobody used yet
+    log = tmp_path / "agent.log"
+    agent = ManagedProcess(
+        name="fenced agent",
+        argv=argv,
+        log_path=log,
+        env=_agent_env(stack, tmp_path, mode="forward", prefix=prefix),
+        ready=lambda: "registered host" in (log.read_text() if log.exists() else ""),
+        ready_timeout=60,
+    )
+    try:
+        agent.start()
+        text = log.read_text()
+        assert text.index(f"pod firewall in place for bridges {prefix}*") < text.index(
+            "registered host"
+        )
+        assert firewall.missing() == []
+    finally:
+        agent.stop()
+        _drop_prefix_rules(firewall)
+
+    # Where Docker does not manage iptables there is no DOCKER-USER chain to hook into:
+    # an agent told to use it cannot fence pods in, and takes none.
+    assert run_iptables(["-n", "-L", "DOCKER-USER"]) != 0, "this test needs no DOCKER-USER"
+    other = f"tf{uuid.uuid4().hex[:3]}"
+    try:
+        result = subprocess.run(
+            argv,
+            env=_agent_env(stack, tmp_path, mode="docker-user", prefix=other),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        _drop_prefix_rules(PodFirewall(bridge_prefix=other, forward_hook="DOCKER-USER"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "pod firewall not in place, refusing pods" in result.stdout + result.stderr
+    assert "registered host" not in result.stdout + result.stderr
+    assert not (tmp_path / f"{other}.json").exists()

@@ -54,6 +54,8 @@ def test_an_agent_with_neither_credential_nor_join_token_exits_2(tmp_path: Path)
     result = subprocess.run(
         [str(TENANTRY), "host-agent", "--api-url", "http://127.0.0.1:9", "--name", "lone"],
         env={
+            # A bare environment; what is tested is the missing join token, not the firewall.
+            "TENANTRY_POD_FIREWALL": "off",
             "TENANTRY_HOST_ADDRESS": "127.0.0.1",
             "TENANTRY_HOST_KEY_FILE": str(key),
             "TENANTRY_HOST_CREDENTIAL_FILE": str(tmp_path / "none.json"),

@@ -32,7 +32,7 @@ def register_body(stack: Stack, index: int) -> dict[str, Any]:
 
 def admin_hosts(stack: Stack) -> dict[str, dict[str, Any]]:
     with stack.api.admin() as admin:
-        return {h["name"]: h for h in admin.get("/v1/admin/hosts").json()}
+        return {h["name"]: h for h in admin.get("/v1/admin/hosts").json()["data"]}
 
 
 def admin_post(stack: Stack, path: str) -> Any:

@@ -45,7 +45,7 @@ def test_an_image_outside_the_allowlist_gets_422_naming_the_field(
         body = refused.json()["error"]
         assert body["details"]["fields"][0]["field"] == "config.image"
         assert "tenantry/pod-base:" in body["details"]["fields"][0]["message"]
-        assert http.get("/v1/pods").json() == []
+        assert http.get("/v1/pods").json()["data"] == []
 
         # The default allowlist is the pod base image's: it is accepted (202).
         accepted = http.post(

@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.pagination import Page, PageDep
-from api.responses import errors
+from api.responses import BODY, errors
 from api.schemas.hosts import DrainResult, HostView, JoinToken, JoinTokenCreate, host_view
 from db.models import Host
 from db.repo import hosts as repo
@@ -40,7 +40,7 @@ JOIN_TOKEN_PREFIX = "tntj_"
 DRAIN_SOURCE = "drain"
 
 
-@router.get("", response_model=Page[HostView])
+@router.get("", response_model=Page[HostView], responses=errors(404, 422))
 async def list_hosts(
     *, session: SessionDep, settings: SettingsDep, page: PageDep
 ) -> Page[HostView]:
@@ -55,7 +55,7 @@ async def list_hosts(
     return page.page([host_view(h) for h in hosts], more)
 
 
-@router.post("/join-tokens", response_model=JoinToken, status_code=201)
+@router.post("/join-tokens", response_model=JoinToken, status_code=201, responses=errors(*BODY))
 async def mint_join_token(
     *, body: JoinTokenCreate, session: SessionDep, settings: SettingsDep
 ) -> JoinToken:
@@ -92,19 +92,19 @@ async def _set_state(session: AsyncSession, host_id: uuid.UUID, state: str) -> H
     return host_view(host)
 
 
-@router.post("/{host_id}/approve", response_model=HostView)
+@router.post("/{host_id}/approve", response_model=HostView, responses=errors(404, 422))
 async def approve_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """The host takes new pods (from pending, cordoned, draining or drained)."""
     return await _set_state(session, host_id, "approved")
 
 
-@router.post("/{host_id}/cordon", response_model=HostView)
+@router.post("/{host_id}/cordon", response_model=HostView, responses=errors(404, 422))
 async def cordon_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """No new pods on the host; the pods on it keep running."""
     return await _set_state(session, host_id, "cordoned")
 
 
-@router.post("/{host_id}/drain", response_model=DrainResult)
+@router.post("/{host_id}/drain", response_model=DrainResult, responses=errors(404, 422))
 async def drain_host(
     *, host_id: uuid.UUID, session: SessionDep, temporal: TemporalDep
 ) -> DrainResult:
@@ -134,7 +134,7 @@ async def drain_host(
     return DrainResult(host=host_view(host), hibernating=hibernating, failed=failed)
 
 
-@router.delete("/{host_id}", response_model=HostView)
+@router.delete("/{host_id}", response_model=HostView, responses=errors(404, 409, 422))
 async def remove_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """Forgets an empty host (its credential stops working); refused while pods are on it."""
     host = await _host(session, host_id)

@@ -22,6 +22,7 @@ without the prefix.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,9 +32,17 @@ LINK_LOCAL = "169.254.0.0/16"
 Runner = Callable[[Sequence[str]], int]
 
 
+def iptables_path() -> str:
+    """iptables lives in /usr/sbin, which a service's or a sudo'ed PATH may lack."""
+    return (
+        shutil.which("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin") or "iptables"
+    )
+
+
 def run_iptables(args: Sequence[str]) -> int:
     """Runs ``iptables -w <args>`` and returns its exit status (stderr is discarded)."""
-    return subprocess.run(["iptables", "-w", *args], capture_output=True, check=False).returncode
+    command = [iptables_path(), "-w", *args]
+    return subprocess.run(command, capture_output=True, check=False).returncode
 
 
 class FirewallError(RuntimeError):
@@ -118,7 +127,7 @@ class PodFirewall:
         """Packets ``rule`` (one of ``rules()``) has matched so far: proof it is in the path."""
         position = [r for r in self.rules() if r.chain == rule.chain].index(rule) + 1
         listing = subprocess.run(
-            ["iptables", "-w", "-n", "-v", "-x", "-L", rule.chain, str(position)],
+            [iptables_path(), "-w", "-n", "-v", "-x", "-L", rule.chain, str(position)],
             capture_output=True,
             text=True,
             check=True,
