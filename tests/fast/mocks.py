@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from temporalio import activity
@@ -22,18 +23,29 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 
+@dataclass(frozen=True)
+class Call:
+    name: str
+    arg: Any
+    scheduled: datetime  # in the server's clock: skipped time included
+
+
 @dataclass
 class Calls:
-    """Every mocked activity call of one test, in the order they ran: (name, input)."""
+    """Every mocked activity call of one test, in the order they ran."""
 
-    log: list[tuple[str, Any]] = field(default_factory=list)
+    log: list[Call] = field(default_factory=list)
 
     def of(self, name: str) -> list[Any]:
         """The inputs `name` was called with, in order."""
-        return [arg for called, arg in self.log if called == name]
+        return [c.arg for c in self.log if c.name == name]
+
+    def times(self, name: str) -> list[datetime]:
+        """When each call of `name` was scheduled, in the workflow's (skipped) time."""
+        return [c.scheduled for c in self.log if c.name == name]
 
     def names(self) -> list[str]:
-        return [called for called, _ in self.log]
+        return [c.name for c in self.log]
 
 
 Answer = Callable[[Any], Any]
@@ -44,7 +56,7 @@ def mocked(calls: Calls, name: str, takes: type, answer: Answer | None = None) -
     `answer(input)` (None without one); an `answer` that raises fails the attempt."""
 
     async def mock(arg: Any) -> Any:
-        calls.log.append((name, arg))
+        calls.log.append(Call(name, arg, activity.info().current_attempt_scheduled_time))
         return answer(arg) if answer is not None else None
 
     # The data converter reads the input's type from the signature.
