@@ -7,6 +7,7 @@ the real steps; here every step is a mock, so only the workflow's own logic is t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -118,7 +119,8 @@ async def test_a_day_without_payment_expires_the_checkout(
     inp = signup_input("expiring")
     async with worker(skipping_env.client, [SignupWorkflow], signup_activities(calls)) as run:
         handle = await run.start(SignupWorkflow.run, inp, id=f"signup-{inp.subdomain}")
-        state = await handle.result()  # the test server skips the day
+        # The test server skips the day.
+        state = await asyncio.wait_for(handle.result(), timeout=30)
 
     assert state.status == SignupStatus.EXPIRED and state.stage == Stage.EXPIRED
     assert state.error == "checkout expired before payment"
@@ -158,7 +160,7 @@ async def test_a_payment_within_the_day_provisions_and_expires_nothing(
                 event_id="evt_1", checkout_session_id=SESSION.session_id, subscription_id="sub_1"
             ),
         )
-        state = await handle.result()
+        state = await asyncio.wait_for(handle.result(), timeout=30)
         assert state.tenant_id is not None
         run.started.append(run.client.get_workflow_handle(f"tenant-{state.tenant_id}"))
 
