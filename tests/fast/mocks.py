@@ -10,6 +10,7 @@ converter hands it a typed input, records the call, and answers with a contract 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -53,11 +54,13 @@ Answer = Callable[[Any], Any]
 
 def mocked(calls: Calls, name: str, takes: type, answer: Answer | None = None) -> Any:
     """An activity named `name` taking one `takes`: records the call, returns
-    `answer(input)` (None without one); an `answer` that raises fails the attempt."""
+    `answer(input)` (None without one; awaited when it is a coroutine, to hold a call
+    in flight); an `answer` that raises fails the attempt."""
 
     async def mock(arg: Any) -> Any:
         calls.log.append(Call(name, arg, activity.info().current_attempt_scheduled_time))
-        return answer(arg) if answer is not None else None
+        result = answer(arg) if answer is not None else None
+        return await result if inspect.isawaitable(result) else result
 
     # The data converter reads the input's type from the signature.
     mock.__annotations__ = {"arg": takes, "return": Any}
