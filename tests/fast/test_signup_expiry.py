@@ -1,5 +1,5 @@
-"""SignupWorkflow's checkout expiry on skipped time: a day without payment expires the
-Checkout session and ends the signup; a payment within the day provisions instead.
+"""SignupWorkflow's checkout expiry: a day without payment (skipped) expires the Checkout
+session and ends the signup; a payment in time provisions instead.
 
 The slow tier's counterpart (tests/signup) pays on the Stripe emulator's page and runs
 the real steps; here every step is a mock, so only the workflow's own logic is tested.
@@ -39,8 +39,8 @@ from tenantry.contracts.signup import (
     TenantRecord,
 )
 from tests.fast.mocks import Calls, mocked, worker
+from tests.fast.stand_ins import TenantStandIn
 from workflows.signup import SignupWorkflow
-from workflows.tenant import TenantWorkflow
 
 pytestmark = pytest.mark.fast
 
@@ -145,15 +145,18 @@ async def test_a_day_without_payment_expires_the_checkout(
     }
 
 
-async def test_a_payment_within_the_day_provisions_and_expires_nothing(
-    skipping_env: WorkflowEnvironment,
+async def test_a_payment_in_time_provisions_and_expires_nothing(
+    temporal_env: WorkflowEnvironment,
 ) -> None:
+    # On the dev server: the test server hangs the parent's workflow task when its child
+    # starts while the task runs. So real seconds: paid 1 s into a 5 s expiry.
     calls = Calls()
-    inp = signup_input("paying")
+    subdomain = f"paying-{uuid.uuid4().hex[:6]}"  # the dev server outlives one test
+    inp = signup_input(subdomain).model_copy(update={"checkout_expiry_seconds": 5})
     activities = signup_activities(calls)
-    async with worker(skipping_env.client, [SignupWorkflow, TenantWorkflow], activities) as run:
+    async with worker(temporal_env.client, [SignupWorkflow, TenantStandIn], activities) as run:
         handle = await run.start(SignupWorkflow.run, inp, id=f"signup-{inp.subdomain}")
-        await skipping_env.sleep(timedelta(hours=23))
+        await asyncio.sleep(1)
         await handle.signal(
             SignupWorkflow.payment_completed,
             PaymentReceived(
@@ -162,13 +165,24 @@ async def test_a_payment_within_the_day_provisions_and_expires_nothing(
         )
         state = await asyncio.wait_for(handle.result(), timeout=30)
         assert state.tenant_id is not None
-        run.started.append(run.client.get_workflow_handle(f"tenant-{state.tenant_id}"))
+        child = run.client.get_workflow_handle(f"tenant-{state.tenant_id}")
+        run.started.append(child)
+        tenant = await child.query(TenantStandIn.given)
 
     assert state.status == SignupStatus.ACTIVE and state.stage == Stage.ACTIVE, state.error
     assert calls.of("expire_checkout_session_if_open") == []
     assert SignupStatus.EXPIRED not in recorded_statuses(calls)
     (server,) = calls.of("create_server")
-    assert server.name == "tenant-paying" and server.tenant_id == state.tenant_id
+    assert server.name == f"tenant-{subdomain}" and server.tenant_id == state.tenant_id
     assert [s.subscription_id for s in calls.of("ensure_subscription_active")] == ["sub_1"]
     (welcome,) = calls.of("send_email")
-    assert welcome.to == inp.email and "paying.tenants.example" in welcome.subject
+    assert welcome.to == inp.email and f"{subdomain}.tenants.example" in welcome.subject
+    # The tenant's entity workflow starts with what provisioning made, and the grace.
+    assert (tenant.tenant_id, tenant.server_name, tenant.server_ip, tenant.fqdn) == (
+        state.tenant_id,
+        f"tenant-{subdomain}",
+        "203.0.113.7",
+        f"{subdomain}.tenants.example",
+    )
+    assert tenant.subscription_id == "sub_1"
+    assert tenant.grace_seconds == inp.payment_grace_seconds
