@@ -19,6 +19,12 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Workflow logic only: Temporal's test server (skipped time) and dev server, activities
+# mocked by name; nothing else starts. Needs the venv (`make install` once); under 2 min.
+.PHONY: test-fast
+test-fast:
+	$(BIN)/pytest -m fast tests/fast
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
