@@ -116,10 +116,12 @@ async def test_still_empty_after_the_grace_hibernates_the_pods(
     assert grace.grace_until == notice.grace_until
     (asked,) = calls.of("credits_hibernate_pods")
     assert (asked.account_id, asked.episode) == (account_id, EPISODE)
-    # The pods were hibernated a day after the mail, not at the second finding.
+    # The grace is a day from the finding; the pods were hibernated when it ended, not at
+    # the second finding.
     (mailed_at,) = calls.times("credits_notify_depleted")
     (hibernated_at,) = calls.times("credits_hibernate_pods")
-    assert DAY <= hibernated_at - mailed_at < DAY + timedelta(minutes=1)
+    assert abs(notice.grace_until - mailed_at - DAY) < timedelta(minutes=1)
+    assert notice.grace_until <= hibernated_at < notice.grace_until + timedelta(minutes=1)
     assert final.stage == CreditsStage.SETTLED and final.hibernated_pods == ["pod-1", "pod-2"]
     assert audits(calls) == [
         ("credits.hibernate", {"requested": 2, "skipped": 1, "episode": EPISODE}),

@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 import pytest
 
@@ -57,15 +57,39 @@ def eventually(
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
 
 
+@overload
 async def eventually_async(
-    probe: Callable[[], Awaitable[T] | T],
+    probe: Callable[[], Awaitable[T]],
     *,
     timeout: float,
     what: Describe,
     until: Callable[[T], bool] = bool,
     interval: float = 0.1,
     ignoring: tuple[type[BaseException], ...] = (),
-) -> T:
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    probe: Callable[[], T],
+    *,
+    timeout: float,
+    what: Describe,
+    until: Callable[[T], bool] = bool,
+    interval: float = 0.1,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> T: ...
+
+
+async def eventually_async(
+    probe: Callable[[], Any],
+    *,
+    timeout: float,
+    what: Describe,
+    until: Callable[[Any], bool] = bool,
+    interval: float = 0.1,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> Any:
     """`eventually` in a coroutine: the event loop runs on between probes (a worker in
     the same loop gets on with its work); the probe may await or not."""
     deadline = time.monotonic() + timeout
@@ -76,7 +100,7 @@ async def eventually_async(
             if inspect.isawaitable(answer):
                 answer = await answer
             if until(answer):
-                return answer  # type: ignore[no-any-return]
+                return answer
         except ignoring as exc:
             answer = exc
         if last_try:
