@@ -13,8 +13,17 @@ install:
 dev: install
 	$(BIN)/tenantry dev
 
+# Two workers, a test file each at a time: most of a test's time is waiting on real
+# servers, and every session starts its own stack on free ports (PYTEST_WORKERS=0: one).
+PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# Workflow logic only: Temporal's test server (skipped time) and dev server, activities
+# mocked by name; nothing else starts. Needs the venv (`make install` once); under 2 min.
+.PHONY: test-fast
+test-fast:
+	$(BIN)/pytest -m fast tests/fast
 
 # ruff, mypy (strict), and the import contracts in pyproject.toml ([tool.importlinter]).
 lint: install

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import hcloud
 import pytest
 from hcloud import APIException
-from hcloud.actions import ActionFailedException
+from hcloud.actions import ActionFailedException, BoundAction
 from hcloud.images import Image
 from hcloud.server_types import ServerType
 
 from tests.fixtures.hetzner import HetznerEmulator, create_server
+from tests.support.poll import eventually
 
 
 def _status(client: hcloud.Client, server_id: int) -> str:
@@ -69,13 +68,15 @@ def test_action_progress_and_lookup_paths(
     server = create_server(hcloud_client, "slow", start_after_create=False, wait=False).server
     action_id = hcloud_client.servers.get_actions(server)[0].id
     seen = []
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+
+    def look() -> BoundAction:
         action = hcloud_client.actions.get_by_id(action_id)
         seen.append(action.progress)
-        if action.status != "running":
-            break
-        time.sleep(0.15)
+        return action
+
+    action = eventually(
+        look, until=lambda a: a.status != "running", timeout=5, what="the action", interval=0.15
+    )
     assert action.status == "success" and action.finished is not None
     assert seen == sorted(seen) and seen[-1] == 100 and any(0 < p < 100 for p in seen)
     for_server = hcloud_client.servers.actions.get_by_id(action_id)

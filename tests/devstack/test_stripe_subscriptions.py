@@ -6,7 +6,8 @@ import pytest
 import stripe
 
 from tests.devstack.test_stripe_checkout import make_price, make_session, pay_on_page
-from tests.fixtures.stripe import StripeEmulator, WebhookReceiver, wait
+from tests.fixtures.stripe import StripeEmulator, WebhookReceiver
+from tests.support.poll import eventually
 
 DAY = 86400
 
@@ -26,11 +27,12 @@ def subscribe(
 def advance_clock(client: stripe.StripeClient, clock_id: str, to: int) -> None:
     clock = client.v1.test_helpers.test_clocks.advance(clock_id, params={"frozen_time": to})
     assert clock.status in ("advancing", "ready")
-    wait(
+    eventually(
         lambda: client.v1.test_helpers.test_clocks.retrieve(clock_id).status,
-        lambda status: status == "ready",
-        10,
-        "test clock ready",
+        until=lambda status: status == "ready",
+        timeout=10,
+        what="test clock ready",
+        interval=0.05,
     )
 
 

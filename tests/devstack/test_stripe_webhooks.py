@@ -7,7 +7,8 @@ import json
 import pytest
 import stripe
 
-from tests.fixtures.stripe import StripeEmulator, WebhookReceiver, wait
+from tests.fixtures.stripe import StripeEmulator, WebhookReceiver
+from tests.support.poll import eventually
 
 
 def test_endpoint_crud_and_secret_only_on_create(stripe_client: stripe.StripeClient) -> None:
@@ -67,11 +68,12 @@ def test_retry_after_500_then_success(
     customer = stripe_client.v1.customers.create()
     [event] = webhook.wait_for("customer.created", timeout=10)
     # The emulator records an attempt once it has read our answer: a moment after we saw it.
-    attempts = wait(
+    attempts = eventually(
         lambda: stripe_env.deliveries(event=event.id),
-        lambda rows: len(rows) >= 3,
-        5,
-        "the third attempt recorded",
+        until=lambda rows: len(rows) >= 3,
+        timeout=5,
+        what="the third attempt recorded",
+        interval=0.05,
     )
     assert [a["status"] for a in attempts] == [500, 500, 200]
     assert attempts[1]["at"] - attempts[0]["at"] >= 0.15  # the configured backoff
@@ -92,21 +94,23 @@ def test_failed_deliveries_show_in_events_list(
     stripe_client.v1.products.create(params={"name": "p"})
     webhook.wait_for("product.created")
     # The emulator records the delivery once it has read our answer: a moment after we saw it.
-    delivered = wait(
+    delivered = eventually(
         lambda: stripe_client.v1.events.list(params={"delivery_success": True}).data,
-        lambda data: bool(data),
-        5,
-        "the delivery recorded",
+        until=lambda data: bool(data),
+        timeout=5,
+        what="the delivery recorded",
+        interval=0.05,
     )
     assert [e.type for e in delivered] == ["product.created"]
     # An operator redelivers the failed one; now it succeeds and nothing is pending.
     stripe_env.admin.post(f"/_admin/events/{failed.data[0].id}/redeliver")
     webhook.wait_for("customer.created")
-    wait(
+    eventually(
         lambda: stripe_client.v1.events.list(params={"delivery_success": False}).data,
-        lambda data: data == [],
-        5,
-        "no pending events",
+        until=lambda data: data == [],
+        timeout=5,
+        what="no pending events",
+        interval=0.05,
     )
 
 
@@ -117,11 +121,12 @@ def test_receiver_down_is_retried(
         params={"url": "http://127.0.0.1:9/nobody-listens", "enabled_events": ["*"]}
     )
     stripe_client.v1.customers.create()
-    attempts = wait(
+    attempts = eventually(
         lambda: stripe_env.deliveries(endpoint=endpoint.id),
-        lambda rows: len(rows) >= 4,
-        10,
-        "all attempts",
+        until=lambda rows: len(rows) >= 4,
+        timeout=10,
+        what="all attempts",
+        interval=0.05,
     )
     assert all(a["status"] is None and a["error"] for a in attempts)
 

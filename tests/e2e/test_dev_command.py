@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -36,6 +35,7 @@ from devstack.moto import s3_client
 from devstack.procs import distinct_free_ports, free_port, port_in_use
 from devstack.temporal import temporal_binary
 from tenantry.settings import CoreSettings
+from tests.support.poll import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -100,17 +100,23 @@ class DevRun:
         return "\n".join(self.lines)
 
     def wait_until_up(self, timeout: float = 180) -> dict[str, object]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def up() -> bool:
             if any("Press Ctrl-C" in line for line in self.lines):
-                state = json.loads((self.state_dir / "dev.json").read_text())
-                assert isinstance(state, dict)
-                return state
+                return True
             if self.proc.poll() is not None:
                 self._reader.join(5)
                 pytest.fail(f"tenantry dev exited {self.proc.returncode}:\n{self.output}")
-            time.sleep(0.1)
-        pytest.fail(f"tenantry dev not up within {timeout}s:\n{self.output}")
+            return False
+
+        eventually(
+            up,
+            timeout=timeout,
+            what=lambda _: f"tenantry dev not up within {timeout}s:\n{self.output}",
+        )
+        state = json.loads((self.state_dir / "dev.json").read_text())
+        assert isinstance(state, dict)
+        return state
 
     def interrupt(self, timeout: float = 90) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -350,11 +356,12 @@ def test_ctrl_c_while_starting_stops_what_was_started(
 ) -> None:
     run = DevRun(dev_env, short_tmp)
     runs.append(run)
-    deadline = time.monotonic() + 60
-    while not any("+ Temporal" in line for line in run.lines):
+
+    def temporal_starting() -> bool:
         assert run.proc.poll() is None, run.output
-        assert time.monotonic() < deadline, run.output
-        time.sleep(0.02)
+        return any("+ Temporal" in line for line in run.lines)
+
+    eventually(temporal_starting, timeout=60, what=lambda _: run.output, interval=0.02)
     assert run.interrupt() == 0, run.output
     assert "stopping once the part being started is up" in run.output
     assert "Press Ctrl-C" not in run.output

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from tenantry.contracts.metering import MeteringInput, MeteringResult
 from tenantry.rules.metering import utc_hour
 from tests.fixtures.stack import Stack
 from tests.fixtures.stripe import StripeEmulator
+from tests.support.poll import eventually_async
 
 STREAM = "v2.billing.meter_event_stream.create"
 REPLAY = Path(__file__).parents[1] / "replay" / "histories"
@@ -151,10 +151,12 @@ async def test_faults_and_a_killed_worker_bill_each_hour_once(
     # The worker is killed while the next hour is being reported (latency holds it there).
     stripe_env.admin.inject(FaultRule(operation=STREAM, action="latency", latency_ms=400))
     second = asyncio.ensure_future(run_hour(temporal_client, stack, hour + timedelta(hours=1)))
-    deadline = time.monotonic() + 30
-    while not any(r.operation == STREAM for r in stripe_env.admin.requests(STREAM)[-1:]):
-        assert time.monotonic() < deadline, stack.worker_logs()
-        await asyncio.sleep(0.05)
+    await eventually_async(
+        lambda: any(r.operation == STREAM for r in stripe_env.admin.requests(STREAM)[-1:]),
+        timeout=30,
+        what=lambda _: stack.worker_logs(),
+        interval=0.05,
+    )
     await asyncio.sleep(0.3)
     stack.kill_worker()
     stripe_env.admin.clear_faults()

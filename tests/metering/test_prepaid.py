@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from tests.api.test_team import _invite
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import create, status, wait
+from tests.support.poll import eventually_async
 from worker.registry import workflows
 
 GRACE = 15  # seconds
@@ -101,10 +101,13 @@ async def stage_of(client: Client, account_id: str) -> tuple[str | None, str | N
 
 
 async def wait_stage(client: Client, account_id: str, wanted: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while (found := await stage_of(client, account_id))[0] != wanted:
-        assert time.monotonic() < deadline, f"credits-{account_id} is {found}, not {wanted}"
-        await asyncio.sleep(0.2)
+    await eventually_async(
+        lambda: stage_of(client, account_id),
+        until=lambda found: found[0] == wanted,
+        timeout=timeout,
+        what=lambda found: f"credits-{account_id} is {found}, not {wanted}",
+        interval=0.2,
+    )
 
 
 async def test_an_empty_balance_mails_once_then_hibernates_unless_topped_up(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import uuid
@@ -18,6 +17,7 @@ from tenantry.contracts.podhost import ContainerRef, ExecInput, PodHostRef, PodS
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
 from tests.fixtures.stack import Stack
+from tests.support.poll import eventually_async
 
 PART_SIZE = 5 * 1024 * 1024
 
@@ -91,12 +91,15 @@ async def sh(client: PodHostClient, host: PodHostRef, pod_id: str, script: str) 
 async def http_get(url: str, attempts: int = 50) -> httpx.Response:
     """GET with a short retry: httpd may need a moment after the container starts."""
     async with httpx.AsyncClient(timeout=5) as http:
-        for _ in range(attempts):
-            try:
-                return await http.get(url)
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-        return await http.get(url)
+        response: httpx.Response = await eventually_async(
+            lambda: http.get(url),
+            until=lambda _: True,
+            timeout=attempts * 0.05,
+            what=f"an answer from {url}",
+            interval=0.05,
+            ignoring=(httpx.TransportError,),
+        )
+    return response
 
 
 async def remove_pod(client: PodHostClient, host: PodHostRef, pod_id: str) -> None:

@@ -27,6 +27,7 @@ from tenantry.contracts.podhost import (
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
 from tests.pods.conftest import inspect, new_spec, remove_pod, sh
+from tests.support.poll import eventually_async
 
 
 async def _hibernated_pod(
@@ -134,15 +135,20 @@ async def test_host_dies_mid_snapshot_then_the_retry_succeeds(
     snapshot = asyncio.create_task(client.snapshot_to_s3(request))
 
     # Wait until the first part is in S3: the stream is then provably under way.
-    for _ in range(500):
+    def first_part_in() -> bool:
         uploads = s3.list_multipart_uploads(Bucket=aws.bucket).get("Uploads", [])
-        if uploads and s3.list_parts(
-            Bucket=aws.bucket, Key=request.key, UploadId=uploads[0]["UploadId"]
-        ).get("Parts"):
-            break
-        await asyncio.sleep(0.01)
-    else:
-        pytest.fail("the snapshot never uploaded a first part")
+        return bool(uploads) and bool(
+            s3.list_parts(Bucket=aws.bucket, Key=request.key, UploadId=uploads[0]["UploadId"]).get(
+                "Parts"
+            )
+        )
+
+    await eventually_async(
+        first_part_in,
+        timeout=5,
+        what=lambda _: "the snapshot never uploaded a first part",
+        interval=0.01,
+    )
     hosts.hosts[0].stop()
 
     with pytest.raises(HostUnreachable):

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from devstack.docker import DockerDaemon
 from devstack.podhost import generate_keypair
 from devstack.procs import ManagedProcess, free_port
@@ -27,6 +25,7 @@ from tenantry.agents.host.network import PodFirewall, run_iptables
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.pods import POD_CONFIG, containers_of, create, status, wait
+from tests.support.poll import eventually
 
 TENANTRY = Path(sys.executable).with_name("tenantry")
 
@@ -63,14 +62,6 @@ def host_of(stack: Stack, name: str) -> dict[str, Any]:
     return dict(hosts[name])
 
 
-def eventually(check: Callable[[], bool], timeout: float, what: str, logs: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not within {timeout}s\n{logs}")
-        time.sleep(0.2)
-
-
 def test_an_ssh_session_into_a_pod_keeps_it_up_and_it_hibernates_after(
     stack_factory: Callable[..., Stack],
 ) -> None:
@@ -86,9 +77,9 @@ def test_an_ssh_session_into_a_pod_keeps_it_up_and_it_hibernates_after(
     # The agent reports the pod's limits as its host's usage.
     eventually(
         lambda: host_of(stack, host_name)["used_memory_mb"] == 1024,
-        10,
-        "usage on the pod's host",
-        stack.agent_logs(),
+        timeout=10,
+        what=lambda _: f"usage on the pod's host not within 10s\n{stack.agent_logs()}",
+        interval=0.2,
     )
 
     # A session into the pod for 15 s: more than twice the idle timeout.
@@ -114,9 +105,9 @@ def test_an_ssh_session_into_a_pod_keeps_it_up_and_it_hibernates_after(
     assert containers_of(stack, pod_id) == []
     eventually(
         lambda: host_of(stack, host_name)["used_memory_mb"] == 0,
-        10,
-        "usage back to 0",
-        stack.agent_logs(),
+        timeout=10,
+        what=lambda _: f"usage back to 0 not within 10s\n{stack.agent_logs()}",
+        interval=0.2,
     )
 
 
@@ -151,9 +142,9 @@ def test_a_host_whose_agent_stops_gets_no_new_pods_until_it_reports_again(
     assert pod["host"] == "host-2"
     eventually(
         lambda: cli_hosts(stack)["host-2"]["metrics"]["pods"] == [pod_id],
-        10,
-        "the pod in host-2's report",
-        stack.agent_logs(),
+        timeout=10,
+        what=lambda _: f"the pod in host-2's report not within 10s\n{stack.agent_logs()}",
+        interval=0.2,
     )
 
     # Started again, it reports with its saved credential (the join token is spent).
@@ -253,10 +244,20 @@ def test_an_unreachable_api_is_retried_and_sigterm_stops_the_agent(
         },
     ).start()
     try:
-        eventually(lambda: log.read_text().count("cannot reach the API") >= 2, 20, "retries")
+        eventually(
+            lambda: log.read_text().count("cannot reach the API") >= 2,
+            timeout=20,
+            what="retries",
+            interval=0.2,
+        )
         assert agent.running
         relay.start()  # now the API is reachable at the agent's URL
-        eventually(lambda: "registered host host-2" in log.read_text(), 20, "registration")
+        eventually(
+            lambda: "registered host host-2" in log.read_text(),
+            timeout=20,
+            what="registration",
+            interval=0.2,
+        )
         assert agent.proc is not None
         agent.proc.send_signal(signal.SIGTERM)
         assert agent.proc.wait(15) == 0, log.read_text()
@@ -309,17 +310,37 @@ def test_what_counts_as_a_session_and_whose_pod_it_is(
             time.sleep(0.5)
             assert not docker.pods(address)[0].in_session
             with socket.create_connection((address, ports[2222])):
-                wait_for(lambda: docker.pods(address)[0].ssh_connections == 1, "ssh connection")
-            wait_for(lambda: docker.pods(address)[0].ssh_connections == 0, "connection closed")
+                eventually(
+                    lambda: docker.pods(address)[0].ssh_connections == 1,
+                    timeout=15,
+                    what="ssh connection",
+                    interval=0.2,
+                )
+            eventually(
+                lambda: docker.pods(address)[0].ssh_connections == 0,
+                timeout=15,
+                what="connection closed",
+                interval=0.2,
+            )
 
         sleeper = subprocess.Popen(
             ["docker", "-H", docker_daemon.host, "exec", f"pod-{pod_id}", "sleep", "3"]
         )
         try:
-            wait_for(lambda: docker.pods(address)[0].exec_sessions == 1, "exec session")
+            eventually(
+                lambda: docker.pods(address)[0].exec_sessions == 1,
+                timeout=15,
+                what="exec session",
+                interval=0.2,
+            )
         finally:
             assert sleeper.wait(30) == 0
-        wait_for(lambda: not docker.pods(address)[0].in_session, "exec ended")
+        eventually(
+            lambda: not docker.pods(address)[0].in_session,
+            timeout=15,
+            what="exec ended",
+            interval=0.2,
+        )
     finally:
         docker.close()
         rm = ["docker", "-H", docker_daemon.host, "rm", "-f", f"pod-{pod_id}"]
@@ -334,10 +355,6 @@ def published_port(docker_daemon: DockerDaemon, pod_id: str, port: int) -> int:
         text=True,
     ).stdout
     return int(out.split()[0].rsplit(":", 1)[1])
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    eventually(check, timeout, what)
 
 
 def _drop_prefix_rules(firewall: PodFirewall) -> None:

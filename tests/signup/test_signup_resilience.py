@@ -10,14 +10,7 @@ import pytest
 from devstack.admin import EmulatorAdmin
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
-
-
-def wait_until(probe: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+from tests.support.poll import eventually
 
 
 def assert_one_of_everything(stack: Stack, subdomain: str, tenant_id: str) -> None:
@@ -35,21 +28,28 @@ def kill_after_server_create(stack: Stack, subdomain: str, created: dict[str, st
     stack.hetzner.admin.inject(
         {"operation": "actions.get", "action": "latency", "latency_ms": 3000}
     )
-    wait_until(
+    eventually(
         lambda: any(r.status == 201 for r in stack.hetzner.admin.requests("servers.create")),
-        "the server create",
+        timeout=30,
+        what="the server create",
+        interval=0.02,
     )
     stack.kill_worker()
     stack.hetzner.admin.clear_faults()
 
 
 def kill_after_dns_change(stack: Stack, subdomain: str, created: dict[str, str]) -> None:
-    wait_until(lambda: bool(stack.a_records()), "the DNS record")
+    eventually(lambda: stack.a_records(), timeout=30, what="the DNS record", interval=0.02)
     stack.kill_worker()
 
 
 def kill_during_health_gate(stack: Stack, subdomain: str, created: dict[str, str]) -> None:
-    wait_until(lambda: stack.signup_status(created)["step"] == "health", "the health gate")
+    eventually(
+        lambda: stack.signup_status(created)["step"] == "health",
+        timeout=30,
+        what="the health gate",
+        interval=0.02,
+    )
     time.sleep(0.5)
     stack.kill_worker()
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.fixtures.stack import Stack
+from tests.support.poll import eventually
 
 POD_CONFIG = """
 template: base
@@ -31,15 +30,14 @@ def wait(
     until: Callable[[dict[str, Any]], bool],
     timeout: float = 60,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
     with stack.api.client(key) as http:
-        while True:
-            pod = http.get(f"/v1/pods/{pod_id}").json()
-            if until(pod):
-                return dict(pod)
-            if time.monotonic() > deadline:
-                pytest.fail(f"pod stuck at {pod}\n{stack.worker_logs()}")
-            time.sleep(0.1)
+        pod: dict[str, Any] = eventually(
+            lambda: dict(http.get(f"/v1/pods/{pod_id}").json()),
+            until=until,
+            timeout=timeout,
+            what=lambda last: f"pod stuck at {last}\n{stack.worker_logs()}",
+        )
+    return pod
 
 
 def status(*wanted: str) -> Callable[[dict[str, Any]], bool]:
@@ -70,12 +68,15 @@ def create(stack: Stack, key: str, name: str, config: str = POD_CONFIG) -> str:
 
 
 def get_ok(url: str) -> httpx.Response:
-    for _ in range(50):
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return httpx.get(url, timeout=5)
+    """The first answer from `url` (any status), once something listens there."""
+    response: httpx.Response = eventually(
+        lambda: httpx.get(url, timeout=5),
+        until=lambda _: True,
+        timeout=5,
+        what=f"an answer from {url}",
+        ignoring=(httpx.TransportError,),
+    )
+    return response
 
 
 def edge_get(stack: Stack, url: str, path: str = "/", timeout: float = 10) -> httpx.Response:
@@ -89,17 +90,17 @@ def wait_edge(
     stack: Stack, url: str, path: str = "/", *, until: int = 200, timeout: float = 60
 ) -> httpx.Response:
     """Asks for the URL through the edge until it answers `until` (as a refreshing browser)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = edge_get(stack, url, path)
-        if response.status_code == until:
-            return response
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"{url}{path} still answers {response.status_code}: {response.text[:300]}\n"
-                f"{stack.worker_logs()}"
-            )
-        time.sleep(0.2)
+    response: httpx.Response = eventually(
+        lambda: edge_get(stack, url, path),
+        until=lambda r: r.status_code == until,
+        timeout=timeout,
+        what=lambda last: (
+            f"{url}{path} still answers {last.status_code}: {last.text[:300]}\n"
+            f"{stack.worker_logs()}"
+        ),
+        interval=0.2,
+    )
+    return response
 
 
 def edge_route(stack: Stack, pod_id: str, service: str = "http") -> dict[str, Any] | None:

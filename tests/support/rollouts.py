@@ -6,16 +6,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
+from tests.support.poll import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_TAG = "stable"  # the tag of TENANTRY_TENANT_APP_IMAGE's default that servers boot with
@@ -70,16 +69,20 @@ def wait_rollout(
 ) -> dict[str, Any]:
     """Polls `GET /v1/admin/rollouts/{id}` until `until(rollout)` (default: it ended)."""
     until = until or (lambda r: r["status"] in ("completed", "failed", "cancelled"))
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def look() -> dict[str, Any]:
         response = admin(stack, "GET", f"/v1/admin/rollouts/{rollout_id}")
         assert response.status_code == 200, response.text
-        rollout = dict(response.json())
-        if until(rollout):
-            return rollout
-        if time.monotonic() > deadline:
-            pytest.fail(f"rollout stuck: {rollout}\n{stack.worker_logs()}")
-        time.sleep(0.2)
+        return dict(response.json())
+
+    rollout: dict[str, Any] = eventually(
+        look,
+        until=until,
+        timeout=timeout,
+        what=lambda last: f"rollout stuck: {last}\n{stack.worker_logs()}",
+        interval=0.2,
+    )
+    return rollout
 
 
 def set_failing_tags(stack: Stack, *tags: str) -> None:

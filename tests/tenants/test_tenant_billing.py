@@ -14,6 +14,7 @@ from temporalio.client import Client
 from devstack.admin import EmulatorAdmin
 from tests.fixtures.stack import MANUAL_WEBHOOK_SECRET, STRIPE_KEY, Stack
 from tests.support.checkout import pay
+from tests.support.poll import eventually_async
 from tests.support.webhooks import deliver
 from tests.tenants.test_tenant_lifecycle import activate, health, wait_tenant
 from workflows.tenant import TenantWorkflow
@@ -117,12 +118,13 @@ async def test_thirty_days_of_events_continue_as_new_and_keep_every_event(
     handle = temporal_client.get_workflow_handle_for(
         TenantWorkflow.run, f"tenant-{tenant['tenant_id']}"
     )
-    deadline = time.monotonic() + 90
-    while True:
-        state = await handle.query(TenantWorkflow.state)
-        if len(state.events) == len(sent) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    state = await eventually_async(
+        lambda: handle.query(TenantWorkflow.state),
+        until=lambda s: len(s.events) == len(sent),
+        timeout=90,
+        what=f"{len(sent)} billing events handled",
+        interval=0.5,
+    )
     assert state.events == sent
     assert state.runs > 1, "the workflow should have continued as new"
     assert state.status == "active" and state.grace_until is None

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from devstack.admin import EmulatorAdmin
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
+from tests.support.poll import eventually
 
 
 def activate(stack: Stack, subdomain: str, email: str = "owner@example.com") -> dict[str, Any]:
@@ -57,15 +56,19 @@ def tenants_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 def wait_tenant(
     stack: Stack, tenant_id: str, until: Callable[[dict[str, Any]], bool], timeout: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def look() -> dict[str, Any]:
         with stack.api.admin() as admin:
-            tenant = dict(admin.get(f"/v1/admin/tenants/{tenant_id}").json())
-        if until(tenant):
-            return tenant
-        if time.monotonic() > deadline:
-            pytest.fail(f"tenant stuck: {tenant['status']}\n{stack.worker_logs()}")
-        time.sleep(0.2)
+            return dict(admin.get(f"/v1/admin/tenants/{tenant_id}").json())
+
+    tenant: dict[str, Any] = eventually(
+        look,
+        until=until,
+        timeout=timeout,
+        what=lambda last: f"tenant stuck: {last['status']}\n{stack.worker_logs()}",
+        interval=0.2,
+    )
+    return tenant
 
 
 def test_suspend_stops_health_and_unsuspend_brings_it_back(stack: Stack) -> None:
