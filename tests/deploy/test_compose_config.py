@@ -22,7 +22,8 @@ SECRETS = [
     "postgres_password", "tenantry_database_url", "tenantry_admin_token",
     "tenantry_edge_token", "tenantry_encryption_key", "tenantry_hetzner_token",
     "tenantry_aws_access_key_id", "tenantry_aws_secret_access_key", "tenantry_stripe_api_key",
-    "tenantry_stripe_webhook_secret", "tenantry_smtp_url", "ssh_key", "ssh_key.pub",
+    "tenantry_stripe_webhook_secret", "tenantry_smtp_url", "tenantry_status_token_key",
+    "ssh_key", "ssh_key.pub",
 ]  # fmt: skip
 
 
@@ -98,3 +99,37 @@ def test_the_app_waits_for_its_schema_and_search_attributes(resolved: dict[str, 
     assert services["api"]["depends_on"]["migrate"]["condition"] == completed
     assert services["worker"]["depends_on"]["migrate"]["condition"] == completed
     assert services["worker"]["depends_on"]["temporal-search-attributes"]["condition"] == completed
+
+
+def test_temporal_cloud_replaces_the_bundled_temporal(tmp_path: Path) -> None:
+    """deploy/temporal-cloud.yml: the API and workers reach the configured cluster with
+    its API key, and wait for nothing of the bundled Temporal."""
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in [*SECRETS, "tenantry_temporal_api_key"]:
+        (secrets / name).write_text("x\n")
+    files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(REPO / "deploy/temporal-cloud.yml")]
+    result = subprocess.run(
+        [str(COMPOSE), *files, "config"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TENANTRY_SECRETS_DIR": str(secrets),
+            "TENANTRY_PUBLIC_URL": "https://api.example.com",
+            "TENANTRY_TEMPORAL_ADDRESS": "prod.acme.tmprl.cloud:7233",
+            "TENANTRY_TEMPORAL_NAMESPACE": "prod.acme",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name in ("api", "worker"):
+        service = services[name]
+        assert set(service["depends_on"]) == {"migrate"}, name
+        assert service["environment"]["TENANTRY_TEMPORAL_ADDRESS"] == "prod.acme.tmprl.cloud:7233"
+        assert service["environment"]["TENANTRY_TEMPORAL_NAMESPACE"] == "prod.acme"
+        targets = {Path(s.get("target", s["source"])).name for s in service["secrets"]}
+        assert {"tenantry_temporal_api_key", "tenantry_admin_token"} <= targets, name

@@ -183,6 +183,7 @@ def deployed(
             "tenantry_stripe_api_key": STRIPE_KEY,
             "tenantry_stripe_webhook_secret": endpoint.secret or "",
             "tenantry_smtp_url": smtp_url,
+            "tenantry_status_token_key": "deploy-test-status-token-key-0123456789",
             "ssh_key": private,
             "ssh_key.pub": public,
         },
