@@ -22,6 +22,8 @@ from tenantry.contracts.signup import (
     CreateCustomerInput,
     CustomerRef,
     EnsureSubscriptionInput,
+    RefundInput,
+    RefundResult,
     SubscriptionRef,
 )
 from tenantry.contracts.tenant import PriceChangeInput
@@ -132,6 +134,52 @@ class BillingActivities:
         return True
 
     @activity.defn
+    def refund_latest_payment_if_any(self, inp: RefundInput) -> RefundResult:
+        """Refunds the whole of the subscription's latest paid invoice, at most once.
+
+        The invoice reaches its PaymentIntent through `invoice.payments` (API versions
+        since basil). A refund already made on that PaymentIntent (an earlier attempt
+        whose answer was lost, or a retry after the idempotency key expired) is returned
+        instead of refunding again; the create itself carries the workflow's key.
+        """
+        try:
+            paid = self._stripe.v1.invoices.list(
+                params={"subscription": inp.subscription_id, "status": "paid", "limit": 1}
+            ).data
+            if not paid:
+                return RefundResult()
+            invoice = self._stripe.v1.invoices.retrieve(paid[0].id, params={"expand": ["payments"]})
+            intent_id = _paid_intent(invoice)
+            if intent_id is None:
+                return RefundResult()
+            earlier = self._stripe.v1.refunds.list(params={"payment_intent": intent_id}).data
+            done = [r for r in earlier if r.status in ("succeeded", "pending")]
+            if done:
+                first = done[-1]
+                return RefundResult(
+                    refund_id=first.id,
+                    amount=sum(r.amount for r in done),
+                    currency=first.currency,
+                    payment_intent_id=intent_id,
+                )
+            refund = self._stripe.v1.refunds.create(
+                params={
+                    "payment_intent": intent_id,
+                    "reason": "requested_by_customer",
+                    "metadata": {"subscription": inp.subscription_id},
+                },
+                options={"idempotency_key": inp.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise from_stripe(exc, "refund the payment") from exc
+        return RefundResult(
+            refund_id=refund.id,
+            amount=refund.amount,
+            currency=refund.currency,
+            payment_intent_id=intent_id,
+        )
+
+    @activity.defn
     def ensure_subscription_active(self, inp: EnsureSubscriptionInput) -> SubscriptionRef:
         """The subscription to provision against: the paid one, or its one replacement."""
         try:
@@ -202,6 +250,15 @@ class BillingActivities:
                 price_id = price.id
             self._prices[key] = price_id
             return price_id
+
+
+def _paid_intent(invoice: stripe.Invoice) -> str | None:
+    """The PaymentIntent of an invoice's paid payment, if it has one."""
+    payments = invoice.payments.data if invoice.payments is not None else []
+    for payment in payments:
+        if payment.status == "paid" and payment.payment.type == "payment_intent":
+            return _stripe_id(payment.payment.payment_intent)
+    return None
 
 
 def _stripe_id(value: object) -> str | None:

@@ -297,7 +297,8 @@ class CoreSettings(BaseSettings):
     approval_mode: Literal["auto", "manual"] = "auto"
     checkout_expiry: Duration = timedelta(hours=24)
     # A customer who paid before Checkout closed but whose webhook came late: provision
-    # the tenant anyway, or cancel the subscription and refund. Both mail them and the admin.
+    # the tenant anyway, or refund the payment and cancel the subscription. Both mail them
+    # and the admin.
     late_payment: Literal["provision", "refund"] = "provision"
     health_gate_budget: Duration = timedelta(minutes=10)
     payment_grace: Duration = timedelta(days=7)

@@ -140,6 +140,7 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         billing.create_checkout_session,
         billing.close_checkout_session,
         billing.cancel_subscription_if_present,
+        billing.refund_latest_payment_if_any,
         billing.ensure_subscription_active,
         billing.change_subscription_price,
         mail.send_email,

@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         HealthGateInput,
         PaymentReceived,
         ProvisioningEvent,
+        RefundInput,
+        RefundResult,
         ServerRef,
         ServerSpec,
         SignupAccepted,
@@ -489,26 +491,77 @@ class SignupWorkflow:
         )
 
     async def _refund_late_payment(self, closed: CheckoutClosed) -> SignupState:
-        """`TENANTRY_LATE_PAYMENT=refund`: cancels what was bought and ends the signup."""
+        """`TENANTRY_LATE_PAYMENT=refund`: refunds, cancels, and ends the signup.
+
+        Refund first, then cancel: a careful operator's order, so that a cancelled
+        subscription never stands for money still kept. A refund Stripe refuses (no retry
+        can fix it) still cancels, and the admin mail asks for the refund by hand.
+        """
         self._subscription_id = closed.subscription_id
+        refund: RefundResult | None = None
         if closed.subscription_id:
+            refund = await self._refund(closed.subscription_id)
             await self._undo_activity(
                 BillingActivities.cancel_subscription_if_present,
                 SubscriptionRef(subscription_id=closed.subscription_id),
             )
         self._log("payment.late", subscription_id=closed.subscription_id, then="refund")
-        self._error = "payment arrived after checkout closed; the subscription was cancelled"
+        refunded = refund is not None and refund.refund_id is not None
+        self._error = "payment arrived after checkout closed; the subscription was cancelled" + (
+            " and the payment refunded" if refunded else ""
+        )
         await self._enter(Stage.EXPIRED, SignupStatus.EXPIRED, self._error)
+        if refund is not None and refund.refund_id is not None:
+            what = (
+                f"Refund {refund.refund_id} ({refund.amount} {refund.currency}) was made"
+                f" on {refund.payment_intent_id}, then subscription {closed.subscription_id}"
+                " was cancelled (TENANTRY_LATE_PAYMENT=refund).\n"
+            )
+            customer_says = "was cancelled and your payment has been refunded"
+        elif refund is not None:
+            what = (
+                f"Subscription {closed.subscription_id} had no paid invoice to refund; it was"
+                " cancelled (TENANTRY_LATE_PAYMENT=refund).\n"
+            )
+            customer_says = "was cancelled; nothing was charged"
+        else:
+            what = (
+                f"Subscription {closed.subscription_id} was cancelled "
+                "(TENANTRY_LATE_PAYMENT=refund), but Stripe refused its refund: refund its "
+                "first payment in Stripe by hand.\n"
+            )
+            customer_says = "was cancelled and your payment will be refunded"
         await self._late_payment_mails(
-            admin_body=f"Its webhook had not arrived when Checkout closed. Subscription "
-            f"{closed.subscription_id} was cancelled (TENANTRY_LATE_PAYMENT=refund): refund "
-            f"its first payment in Stripe.\n",
-            customer_subject="Your Tenantry signup was cancelled and will be refunded",
+            admin_body=f"Its webhook had not arrived when Checkout closed. {what}",
+            customer_subject="Your Tenantry signup was cancelled and refunded"
+            if refunded
+            else "Your Tenantry signup was cancelled and will be refunded",
             customer_body="Your payment reached us after checkout had closed, so the signup "
-            "was cancelled and your payment will be refunded. You are welcome to sign up "
-            "again.\n",
+            f"{customer_says}. You are welcome to sign up again.\n",
         )
         return self.state()
+
+    async def _refund(self, subscription_id: str) -> RefundResult | None:
+        """The refund of the subscription's payment, once; None if Stripe refused it."""
+        key = f"{workflow.info().workflow_id}:refund"
+        try:
+            result: RefundResult = await step(
+                BillingActivities.refund_latest_payment_if_any,
+                RefundInput(subscription_id=subscription_id, idempotency_key=key),
+                limit=PAGE_TIMEOUT,
+                retry=FOREVER,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("late payment refund refused: %s", err.cause or err)
+            self._log("refund.refused", subscription_id=subscription_id)
+            return None
+        self._log(
+            "refund.made",
+            subscription_id=subscription_id,
+            refund_id=result.refund_id,
+            amount=result.amount,
+        )
+        return result
 
     async def _late_payment_mails(
         self, *, admin_body: str, customer_subject: str, customer_body: str

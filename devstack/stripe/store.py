@@ -39,6 +39,7 @@ PREFIXES: dict[str, str] = {
     "ii": "invoiceitem",
     "pi": "payment_intent",
     "inpay": "invoice_payment",
+    "re": "refund",
 }
 
 KIND_NAMES: dict[str, str] = {

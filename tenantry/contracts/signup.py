@@ -270,3 +270,20 @@ class EnsureSubscriptionInput(BaseModel):
     tier: str
     signup_id: str
     subdomain: str
+
+
+class RefundInput(BaseModel):
+    """Refund a subscription's latest paid invoice, once (`idempotency_key` from the
+    workflow: `{workflow_id}:refund`)."""
+
+    subscription_id: str
+    idempotency_key: str
+
+
+class RefundResult(BaseModel):
+    """The refund made (or found made earlier); no `refund_id` when nothing was paid."""
+
+    refund_id: str | None = None
+    amount: int = 0
+    currency: str | None = None
+    payment_intent_id: str | None = None

@@ -107,6 +107,8 @@ NULLABLE: set[str] = {
     "payment_intent.processing",
     "payment_intent.shipping",
     "payment_intent.transfer_data",
+    # refund (of an invoice's PaymentIntent: the emulator keeps no Charge objects)
+    "refund.charge",
 }
 
 # Polymorphic fields: their shape depends on what they hold, not on the kind.
@@ -183,6 +185,8 @@ def samples(
     out["invoice_payment"] = raw(c.v1.invoice_payments.retrieve(payment.id))
     intent_id = out["invoice_payment"]["payment"]["payment_intent"]
     out["payment_intent"] = raw(c.v1.payment_intents.retrieve(intent_id))
+    refund = c.v1.refunds.create(params={"payment_intent": intent_id, "amount": 100})
+    out["refund"] = raw(c.v1.refunds.retrieve(refund.id))
     now = stripe_env.now()
     event = c.v1.billing.meter_events.create(
         params={
@@ -225,6 +229,7 @@ KINDS = [
     "invoice",
     "invoice_payment",
     "payment_intent",
+    "refund",
     "billing.meter",
     "billing.meter_event",
     "billing.meter_event_summary",

@@ -27,6 +27,8 @@ from tenantry.contracts.signup import (
     HealthGateInput,
     PaymentReceived,
     ProvisioningEvent,
+    RefundInput,
+    RefundResult,
     ServerInfo,
     ServerRef,
     ServerSpec,
@@ -62,8 +64,10 @@ def signup_input(subdomain: str) -> SignupInput:
     )
 
 
-def signup_activities(calls: Calls) -> list[Any]:
-    """Stripe, the records, and every provisioning step, all succeeding."""
+def signup_activities(calls: Calls, closed: CheckoutClosed | None = None) -> list[Any]:
+    """Stripe, the records, and every provisioning step, all succeeding; Checkout closes
+    as `closed` (unpaid by default)."""
+    closed = closed or CheckoutClosed(paid=False)
     return [
         mocked(
             calls,
@@ -76,7 +80,7 @@ def signup_activities(calls: Calls) -> list[Any]:
             calls,
             "close_checkout_session",
             CheckoutSessionRef,
-            lambda _: CheckoutClosed(paid=False),
+            lambda _: closed,
         ),
         mocked(calls, "record_signup_progress", SignupProgress),
         mocked(calls, "save_signup", SignupRecord),
@@ -192,3 +196,42 @@ async def test_a_payment_in_time_provisions_and_expires_nothing(
     )
     assert tenant.subscription_id == "sub_1"
     assert tenant.grace_seconds == inp.payment_grace_seconds
+
+
+async def test_a_late_payment_in_refund_mode_refunds_then_cancels(
+    skipping_env: WorkflowEnvironment,
+) -> None:
+    calls = Calls()
+    inp = signup_input("refunding").model_copy(update={"late_payment": "refund"})
+    paid = CheckoutClosed(paid=True, customer_id="cus_1", subscription_id="sub_1")
+    activities = [
+        *signup_activities(calls, closed=paid),
+        mocked(
+            calls,
+            "refund_latest_payment_if_any",
+            RefundInput,
+            lambda r: RefundResult(
+                refund_id="re_1", amount=2900, currency="eur", payment_intent_id="pi_1"
+            ),
+        ),
+    ]
+    async with worker(skipping_env.client, [SignupWorkflow], activities) as run:
+        handle = await run.start(SignupWorkflow.run, inp, id=f"signup-{inp.subdomain}")
+        state = await asyncio.wait_for(handle.result(), timeout=30)
+
+    assert state.status == SignupStatus.EXPIRED, state.error
+    assert state.error is not None and "refunded" in state.error
+    (refund,) = calls.of("refund_latest_payment_if_any")
+    assert refund == RefundInput(
+        subscription_id="sub_1", idempotency_key=f"signup-{inp.subdomain}:refund"
+    )
+    money = [
+        n
+        for n in calls.names()
+        if n in ("refund_latest_payment_if_any", "cancel_subscription_if_present")
+    ]
+    assert money == ["refund_latest_payment_if_any", "cancel_subscription_if_present"]
+    admin, customer = calls.of("send_email")
+    assert "Refund re_1 (2900 eur)" in admin.body and "by hand" not in admin.body
+    assert customer.to == inp.email and "refunded" in customer.subject
+    assert calls.of("create_server") == []

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from devstack.admin import EmulatorAdmin
 from tests.fixtures.stack import MANUAL_WEBHOOK_SECRET, STRIPE_KEY, Stack
 from tests.support.checkout import pay
 from tests.support.webhooks import deliver
@@ -58,25 +59,46 @@ def test_paid_just_before_expiry_with_a_late_webhook_is_provisioned(
     assert "payment.late" in actions, actions
 
 
-def test_late_payment_refund_mode_cancels_and_tells_both(
+def test_late_payment_refund_mode_refunds_cancels_and_tells_both(
     stack_factory: Callable[..., Stack],
 ) -> None:
     stack = stack_factory(webhook=False, checkout_expiry=WINDOW, late_payment="refund")
     created = stack.signup("refund-me", email="refund@example.com")
     assert pay(created["checkout_url"]).status_code < 400
+    # The refund is made and its answer lost once: the retry must not refund again.
+    stripe_admin = EmulatorAdmin(stack.stripe_url)
+    stripe_admin.inject({"operation": "refunds.create", "action": "drop", "times": 1})
 
     final = stack.wait_signup(created, timeout=60)
     assert final["status"] == "expired"
-    assert "cancelled" in (final["error"] or "")
+    assert "cancelled" in (final["error"] or "") and "refunded" in (final["error"] or "")
     assert stack.servers() == []
     client = stack.stripe()
     (customer,) = client.v1.customers.list(params={"email": "refund@example.com"}).data
     subs = client.v1.subscriptions.list(params={"customer": customer.id, "status": "all"}).data
     assert [s.status for s in subs] == ["canceled"]
-    stack.mailbox.wait_for(
+
+    # Refunded once, in full, on the first invoice's payment; then cancelled.
+    (invoice,) = client.v1.invoices.list(params={"subscription": subs[0].id}).data
+    (intent,) = client.v1.payment_intents.list(params={"customer": customer.id}).data
+    (refund,) = client.v1.refunds.list().data
+    assert (refund.payment_intent, refund.status) == (intent.id, "succeeded")
+    assert refund.amount == invoice.amount_paid == intent.amount_received > 0
+    attempts = stripe_admin.requests("refunds.create")
+    assert len(attempts) >= 2 and attempts[0].fault == "drop"
+    assert {a.idempotency_key for a in attempts} == {"signup-refund-me:refund"}
+    (cancel,) = stripe_admin.requests("subscriptions.cancel")
+    assert attempts[-1].at < cancel.at
+
+    admin_mail = stack.mailbox.wait_for(
         to=stack.settings.admin_email, subject_contains="paid as Checkout closed", timeout=10
     )
-    stack.mailbox.wait_for(to="refund@example.com", subject_contains="refunded", timeout=10)
+    assert f"Refund {refund.id} ({refund.amount} " in admin_mail.body, admin_mail.body
+    assert "by hand" not in admin_mail.body
+    customer_mail = stack.mailbox.wait_for(
+        to="refund@example.com", subject_contains="refunded", timeout=10
+    )
+    assert "has been refunded" in customer_mail.body
 
     # A late webhook for it is not routed anywhere, and not silently either.
     late = deliver(stack.api.url, completed_event(stack), MANUAL_WEBHOOK_SECRET)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from devstack.stripe.routes import admin, billing, checkout, core, events, meters, payments
+from devstack.stripe.routes import (
+    admin,
+    billing,
+    checkout,
+    core,
+    events,
+    meters,
+    payments,
+    refunds,
+)
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (core, checkout, billing, meters, events, payments, admin):
+    for module in (core, checkout, billing, meters, events, payments, refunds, admin):
         app.router.add_routes(module.routes)
