@@ -133,7 +133,7 @@ async def create_pod(
     return PodAccepted(pod_id=str(pod_id), status=PodStatus.CREATING.value)
 
 
-@router.get("", response_model=Page[PodView])
+@router.get("", response_model=Page[PodView], responses=errors(404, 422))
 async def list_pods(
     *, account: CurrentAccount, session: SessionDep, settings: SettingsDep, page: PageDep
 ) -> Page[PodView]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 _SNAPSHOT = re.compile(r"snapshot (\S+) refused")
+# About the account's own workspace, in numbers only: shown as it is.
+_WORKSPACE_FULL = re.compile(r"workspace full: \d+ MB of \d+ MB used; [a-z ()]+")
 
 NO_INTACT_SNAPSHOT = "restore failed: no intact snapshot is left; contact support"
 SNAPSHOT_REFUSED = "snapshot {id} refused as damaged; an older snapshot was used"
@@ -23,6 +25,8 @@ def public_pod_error(error: str | None) -> str | None:
     """The public message for a recorded pod error (None stays None)."""
     if not error:
         return None
+    if _WORKSPACE_FULL.fullmatch(error):
+        return error
     if error.endswith("no intact snapshot is left"):
         return NO_INTACT_SNAPSHOT
     if match := _SNAPSHOT.match(error):

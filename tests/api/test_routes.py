@@ -101,7 +101,7 @@ def _guard(route: APIRoute) -> str:
 def test_route_table_and_guards_are_as_committed() -> None:
     app = create_app(api_settings())
     served = [
-        (method, route.path, _guard(route))
+        (method, route.path_format, _guard(route))  # the path without convertors
         for route in _api_routes(app.router.routes)
         for method in route.methods
     ]

@@ -30,7 +30,9 @@ BAD_INPUTS = [
 
 
 async def workflows_on(client: Client, task_queue: str, at_least: int = 0) -> list[str]:
-    return await visible_workflow_ids(client, f'TaskQueue = "{task_queue}"', at_least)
+    """The signup workflows on the stack's queue (its health-sweep schedule fires too)."""
+    query = f'TaskQueue = "{task_queue}" AND WorkflowType = "SignupWorkflow"'
+    return await visible_workflow_ids(client, query, at_least)
 
 
 async def test_bad_inputs_get_422_and_create_nothing(stack: Stack, temporal_client: Client) -> None:

@@ -23,7 +23,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[TenantHealthView], responses=errors(422))
+@router.get("", response_model=Page[TenantHealthView], responses=errors(404, 422))
 async def tenant_health(
     *, session: SessionDep, page: PageDep, unhealthy: Annotated[bool, Query()] = False
 ) -> Page[TenantHealthView]:

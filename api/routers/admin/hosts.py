@@ -92,19 +92,19 @@ async def _set_state(session: AsyncSession, host_id: uuid.UUID, state: str) -> H
     return host_view(host)
 
 
-@router.post("/{host_id}/approve", response_model=HostView, responses=errors(404, 422))
+@router.post("/{host_id:uuid}/approve", response_model=HostView, responses=errors(404, 422))
 async def approve_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """The host takes new pods (from pending, cordoned, draining or drained)."""
     return await _set_state(session, host_id, "approved")
 
 
-@router.post("/{host_id}/cordon", response_model=HostView, responses=errors(404, 422))
+@router.post("/{host_id:uuid}/cordon", response_model=HostView, responses=errors(404, 422))
 async def cordon_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """No new pods on the host; the pods on it keep running."""
     return await _set_state(session, host_id, "cordoned")
 
 
-@router.post("/{host_id}/drain", response_model=DrainResult, responses=errors(404, 422))
+@router.post("/{host_id:uuid}/drain", response_model=DrainResult, responses=errors(404, 422))
 async def drain_host(
     *, host_id: uuid.UUID, session: SessionDep, temporal: TemporalDep
 ) -> DrainResult:
@@ -134,7 +134,7 @@ async def drain_host(
     return DrainResult(host=host_view(host), hibernating=hibernating, failed=failed)
 
 
-@router.delete("/{host_id}", response_model=HostView, responses=errors(404, 409, 422))
+@router.delete("/{host_id:uuid}", response_model=HostView, responses=errors(404, 409, 422))
 async def remove_host(*, host_id: uuid.UUID, session: SessionDep) -> HostView:
     """Forgets an empty host (its credential stops working); refused while pods are on it."""
     host = await _host(session, host_id)

@@ -111,7 +111,7 @@ async def start_rollout(
     return await _detail(session, rollout.id)
 
 
-@router.get("", response_model=Page[RolloutView], responses=errors(422))
+@router.get("", response_model=Page[RolloutView], responses=errors(404, 422))
 async def list_rollouts(*, session: SessionDep, page: PageDep) -> Page[RolloutView]:
     """Rollouts, newest first."""
     rollouts, more = await page.fetch(

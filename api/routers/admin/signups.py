@@ -28,7 +28,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=Page[AdminSignup], responses=errors(422))
+@router.get("", response_model=Page[AdminSignup], responses=errors(404, 422))
 async def list_signups(
     *,
     session: SessionDep,

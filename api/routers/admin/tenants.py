@@ -53,7 +53,7 @@ OPERATION_WAIT = 10.0
 Op = TypeVar("Op", bound=TenantOperation)
 
 
-@router.get("", response_model=Page[TenantView], responses=errors(422))
+@router.get("", response_model=Page[TenantView], responses=errors(404, 422))
 async def list_tenants(
     *, session: SessionDep, page: PageDep, status: Annotated[str | None, Query()] = None
 ) -> Page[TenantView]:
