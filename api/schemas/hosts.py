@@ -113,9 +113,11 @@ class HostRegistered(HostView):
 class JoinTokenCreate(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"ttl": 3600, "approved": False}]}}
 
-    ttl: int = Field(default=3600, ge=1, description="seconds the token may be used")
+    ttl: Whole = Field(default=3600, ge=1, strict=True, description="seconds the token may be used")
     approved: bool = Field(
-        default=False, description="the host takes pods at once instead of waiting as pending"
+        default=False,
+        strict=True,
+        description="the host takes pods at once instead of waiting as pending",
     )
 
 
