@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary
+from sqlalchemy import Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, created_at
+from db.types import EncryptedBytes
 
 
 class IdempotencyKey(Base):
@@ -30,5 +31,6 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str]  # SHA-256 of the canonical request body
     status: Mapped[int | None]
     content_type: Mapped[str | None]
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary())
+    # Encrypted: a create's answer can hold a secret shown once (an account's API key).
+    response_body: Mapped[bytes | None] = mapped_column(EncryptedBytes())
     created_at: Mapped[datetime] = created_at()

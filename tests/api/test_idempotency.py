@@ -48,6 +48,30 @@ def test_a_retry_with_the_same_key_gets_the_first_answer(
     assert _accounts(database_url, "once@example.com") == 1
 
 
+def test_a_kept_answer_holds_no_secret_in_the_clear(api: RunningApi, database_url: str) -> None:
+    """An account's API key is shown once, and again to a retry: so the kept answer is
+    encrypted at rest like every other secret."""
+    key = str(uuid.uuid4())
+    with api.admin() as admin:
+        first = admin.post(
+            ACCOUNTS, json={"email": "kept@example.com"}, headers={"Idempotency-Key": key}
+        )
+        again = admin.post(
+            ACCOUNTS, json={"email": "kept@example.com"}, headers={"Idempotency-Key": key}
+        )
+    assert first.status_code == 201, first.text
+    api_key = first.json()["api_key"]
+    assert again.json()["api_key"] == api_key
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT response_body FROM idempotency_keys WHERE key = %s", (key,)
+        ).scalar_one()
+    engine.dispose()
+    assert api_key.encode() not in bytes(stored)
+    assert b"kept@example.com" not in bytes(stored)
+
+
 def test_the_same_key_with_another_body_is_a_conflict(api: RunningApi) -> None:
     key = {"Idempotency-Key": "reused-key"}
     with api.admin() as admin:
