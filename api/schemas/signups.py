@@ -15,7 +15,7 @@ from tenantry.rules.validation import subdomain_problem
 class SignupCreate(BaseModel):
     model_config = {
         "json_schema_extra": {
-            "examples": [{"email": "owner@example.com", "subdomain": "acme", "tier": "starter"}]
+            "examples": [{"email": "owner@example.com", "subdomain": "northwind", "tier": "starter"}]
         }
     }
 

@@ -259,10 +259,9 @@ def worker_running(
 
 def active_tenants(stack: Deployed) -> list[str]:
     with stack.admin() as admin:
-        response = admin.get("/v1/admin/tenants")
+        response = admin.get("/v1/admin/tenants", params={"limit": 100})
     assert response.status_code == 200, response.text
-    body = response.json()
-    rows = body["tenants"] if isinstance(body, dict) else body
+    rows = response.json()["data"]
     return sorted(t["subdomain"] for t in rows if t["status"] == "active")
 
 

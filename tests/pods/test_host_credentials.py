@@ -174,10 +174,10 @@ def test_drain_empties_a_host_and_its_pods_restore_elsewhere_with_their_workspac
     first = stack.register_pod_host(0)
     stack.register_pod_host(1)
     key = stack.new_account("drain@example.com")
-    pods = [create(stack, key, f"w{i}") for i in range(2)]
-    # Both on host-1: host-2 is cordoned while they are placed.
+    # Both on host-1: host-2 is cordoned before they are placed.
     second_id = stack.host_credentials["host-2"][0]
     admin_post(stack, f"/v1/admin/hosts/{second_id}/cordon")
+    pods = [create(stack, key, f"w{i}") for i in range(2)]
     notes = {}
     for pod_id in pods:
         pod = wait(stack, key, pod_id, status("running", "failed"))
