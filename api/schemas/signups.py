@@ -15,7 +15,9 @@ from tenantry.rules.validation import subdomain_problem
 class SignupCreate(BaseModel):
     model_config = {
         "json_schema_extra": {
-            "examples": [{"email": "owner@example.com", "subdomain": "northwind", "tier": "starter"}]
+            "examples": [
+                {"email": "owner@example.com", "subdomain": "northwind", "tier": "starter"}
+            ]
         }
     }
 
