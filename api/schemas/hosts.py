@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncssh
 from pydantic import BaseModel, Field, field_validator
@@ -72,9 +72,10 @@ class HostHeartbeat(HostUsage):
     }
 
     ssh_host_key: str = Field(description="required, and must equal the pinned key")
-    upstreams: list[str] = Field(
+    # Bounded so that any list over the bound is still a small body (422, not 413).
+    upstreams: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
-        max_length=10000,
+        max_length=1000,
         description="`address:port` of every pod port published here (what the edge would "
         "route to); each must be on the host's registered address",
     )

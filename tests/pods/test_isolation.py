@@ -65,6 +65,18 @@ async def _dial(client: PodHostClient, host: PodHostRef, pod_id: str, addr: str,
     return result.stdout
 
 
+async def _reaches(
+    client: PodHostClient, host: PodHostRef, pod_id: str, addr: str, port: int, answer: str
+) -> bool:
+    """A positive control: `answer` comes back within a few tries. busybox httpd under
+    runsc with the host network mode drops a connection now and then unanswered (seen
+    here in 5-15% of requests); a blocked path never answers, however often it is tried."""
+    for _ in range(5):
+        if answer in await _dial(client, host, pod_id, addr, port):
+            return True
+    return False
+
+
 def _rule(fw: PodFirewall, chain: str, *needle: str) -> Rule:
     return next(r for r in fw.rules() if r.chain == chain and all(n in r.spec for n in needle))
 
@@ -129,14 +141,14 @@ async def test_two_accounts_pods_are_sandboxed_and_cannot_reach_each_other(
 
         # Positive controls: a pod reaches its own service and its account's other pod,
         # and the edge still reaches the pod through the published port.
-        assert "Your pod is running" in await _dial(client, host, a.pod_id, "127.0.0.1", 8080)
-        assert "200 OK" in await _dial(client, host, a2.pod_id, ip_a, 8080)
+        assert await _reaches(client, host, a.pod_id, "127.0.0.1", 8080, "Your pod is running")
+        assert await _reaches(client, host, a2.pod_id, ip_a, 8080, "200 OK")
         assert (await http_get(infos[0].url("http"))).status_code == 200
 
         # Another account's pod: not by its address and port (dropped between bridges).
         cross = _rule(firewall, firewall.forward_chain, "-o", "DROP")
         before = firewall.packets(cross)
-        assert "Your pod is running" in await _dial(client, host, b.pod_id, ip_b, 8080)
+        assert await _reaches(client, host, b.pod_id, ip_b, 8080, "Your pod is running")
         assert await _dial(client, host, a.pod_id, ip_b, 8080) == ""
         assert await _dial(client, host, b.pod_id, ip_a2, 8080) == ""
         assert firewall.packets(cross) > before
