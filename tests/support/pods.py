@@ -89,16 +89,26 @@ def edge_get(stack: Stack, url: str, path: str = "/", timeout: float = 10) -> ht
 def wait_edge(
     stack: Stack, url: str, path: str = "/", *, until: int = 200, timeout: float = 60
 ) -> httpx.Response:
-    """Asks for the URL through the edge until it answers `until` (as a refreshing browser)."""
+    """Asks for the URL through the edge until it answers `until` (as a refreshing browser).
+
+    A connection Caddy resets while it swaps its config (the waker's route for the pod's)
+    is one more refresh for a browser, and so it is here.
+    """
     response: httpx.Response = eventually(
         lambda: edge_get(stack, url, path),
         until=lambda r: r.status_code == until,
         timeout=timeout,
         what=lambda last: (
-            f"{url}{path} still answers {last.status_code}: {last.text[:300]}\n"
-            f"{stack.worker_logs()}"
+            f"{url}{path} still answers "
+            + (
+                f"{last.status_code}: {last.text[:300]}"
+                if isinstance(last, httpx.Response)
+                else repr(last)
+            )
+            + f"\n{stack.worker_logs()}"
         ),
         interval=0.2,
+        ignoring=(httpx.TransportError,),
     )
     return response
 
