@@ -1,7 +1,7 @@
 """Every table of the schema; importing this module registers them all on `Base.metadata`."""
 
 from db.base import Base
-from db.models.accounts import Account, ApiKey, TeamInvite
+from db.models.accounts import Account, AccountVerification, ApiKey, TeamInvite
 from db.models.audit import AuditLogEntry
 from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
 from db.models.idempotency import IdempotencyKey
@@ -11,6 +11,7 @@ from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
 __all__ = [
     "Account",
+    "AccountVerification",
     "ApiKey",
     "AuditLogEntry",
     "Base",

@@ -86,3 +86,24 @@ class TeamInvite(Base):
         ForeignKey("accounts.id", ondelete="SET NULL")
     )
     revoked_at: Mapped[datetime | None]
+
+
+class AccountVerification(Base):
+    """A mailed self-serve sign-up link: only its token's digest, spent once.
+
+    The row is written for every `POST /v1/accounts`, whether or not the address has an
+    account (so both answers cost the same work). Verifying it creates the account, or
+    adds a new key to the account the address already has; `account_id` records which.
+    """
+
+    __tablename__ = "account_verifications"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(index=True)  # stored lower-case
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE")
+    )

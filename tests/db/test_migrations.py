@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
     "accounts",
     "api_keys",
+    "account_verifications",
     "team_invites",
     "signups",
     "tenants",
