@@ -15,9 +15,11 @@ from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
 from api.responses import install_openapi
 from api.routers import (
+    accounts,
     edge,
     health,
     hosts,
+    keys,
     pods,
     signups,
     team,
@@ -73,6 +75,11 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     if (spans := tracer(settings, SERVICE)) is not None:
         app.add_middleware(TracingMiddleware, tracer=spans)
     app.state.signup_limiter = RateLimiter(settings.signup_rate_limit_per_minute)
+    app.state.account_limiter = RateLimiter(settings.account_rate_limit_per_minute)
+    app.state.account_verify_limiter = RateLimiter(settings.account_rate_limit_per_minute)
+    app.state.account_mail_limiter = RateLimiter(
+        settings.account_mails_per_email_per_hour, window_seconds=3600
+    )
     # Outermost, so that no other layer reads a body over the limit first.
     app.add_middleware(
         BodyLimitMiddleware,
@@ -81,7 +88,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     )
     # One router per URL prefix: the public and account-facing ones, the agents', then
     # the admin package's (each of those carries the admin token check itself).
-    for module in (health, signups, webhooks, team, pods, hosts, usage, edge):
+    for module in (health, signups, accounts, webhooks, team, keys, pods, hosts, usage, edge):
         app.include_router(module.router)
     for router in admin_routers:
         app.include_router(router)

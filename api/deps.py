@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +16,7 @@ from api.client_address import client_address
 from api.errors import ApiError
 from db.models import Account, Host
 from db.repo.accounts import key_and_account
+from db.repo.api_keys import note_use
 from db.repo.hosts import host_by_credential
 from tenantry.crypto import API_KEY_PREFIX, hash_secret
 from tenantry.settings import ApiSettings
@@ -145,9 +147,10 @@ async def current_account(credentials: Credentials, session: SessionDep) -> Acco
     found = await key_and_account(session, hash_secret(token))
     if found is None:
         raise unauthorized("invalid API key")
-    account = found[1]
+    key, account = found
     if account.status != "active":
         raise unauthorized("account is not active")
+    await note_use(session, key, datetime.now(UTC))
     return account
 
 

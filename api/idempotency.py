@@ -40,6 +40,9 @@ UNKEPT_STATUSES = frozenset({401, 403, 429})
 
 IDEMPOTENT_ROUTES = (
     "/v1/signups",
+    "/v1/accounts",
+    "/v1/accounts/verify",
+    "/v1/keys",
     "/v1/pods",
     "/v1/team/invites",
     "/v1/admin/accounts",

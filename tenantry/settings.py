@@ -450,6 +450,17 @@ class ApiSettings(CoreSettings):
     signup_checkout_wait: Duration = timedelta(seconds=30)
     team_invite_ttl: Duration = timedelta(days=7)
 
+    # -- Self-serve accounts (POST /v1/accounts, /v1/accounts/verify) -------------------
+    # A mailed verification link works once, for this long.
+    account_verification_ttl: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))
+    # The page the mail links to, with `?token=...` appended; unset, the API's own
+    # confirmation page (`{public_url}/v1/accounts/verify`).
+    account_verify_url: str | None = None
+    # Requests per client address per minute (each route), and mails per address per
+    # hour: the same limits answer a known and an unknown address alike.
+    account_rate_limit_per_minute: int = Field(default=10, ge=1)
+    account_mails_per_email_per_hour: int = Field(default=3, ge=1)
+
     # -- The API's public surface (request limits, proxies, docs and metrics) ----------
     # Bodies over these are answered 413 before they are read whole (api/body_limit.py).
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

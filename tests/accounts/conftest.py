@@ -1,0 +1,3 @@
+from tests.accounts.support import accounts_api
+
+__all__ = ["accounts_api"]
