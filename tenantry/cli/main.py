@@ -75,9 +75,22 @@ def doctor() -> None:
 
 
 def _register_groups() -> None:
-    from tenantry.cli import host_agent, hosts, pods, rollouts, signups, tenants, usage, webhooks
+    from tenantry.cli import (
+        accounts,
+        host_agent,
+        hosts,
+        keys,
+        pods,
+        rollouts,
+        signups,
+        tenants,
+        usage,
+        webhooks,
+    )
 
     app.add_typer(signups.app, name="signup")
+    app.add_typer(accounts.app, name="accounts")
+    app.add_typer(keys.app, name="keys")
     app.add_typer(tenants.app, name="tenants")
     app.add_typer(pods.app, name="pods")
     app.add_typer(usage.app, name="usage")
