@@ -121,10 +121,14 @@ async def verify_account(
     )
 
 
-@router.get("/verify", include_in_schema=False, response_class=HTMLResponse)
+@router.get(
+    "/verify",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "the confirmation page"}},
+)
 async def verify_page() -> HTMLResponse:
-    """Where the mailed link lands: a page that spends the token only when the person
-    presses the button (mail scanners open links; a GET must not use a link up)."""
+    """Where the mailed link (`?token=...`) lands: a page that spends the token only when
+    the person presses its button (mail scanners open links: a GET uses nothing up)."""
     return HTMLResponse(_VERIFY_PAGE)
 
 

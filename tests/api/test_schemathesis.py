@@ -113,7 +113,7 @@ def test_schemathesis_admin(stack: Stack) -> None:
 
 @pytest.mark.slow
 def test_schemathesis_account(stack: Stack) -> None:
-    assert_clean(run(stack, account_key(stack), path_regex="^/v1/(pods|team|usage)"))
+    assert_clean(run(stack, account_key(stack), path_regex="^/v1/(pods|team|usage|keys)"))
 
 
 def host_credential(stack: Stack) -> str:
@@ -141,4 +141,6 @@ def test_schemathesis_host(stack: Stack) -> None:
 def test_schemathesis_public(stack_factory: Callable[..., Stack]) -> None:
     # /metrics as in production: behind its token (open only in dev without one).
     stack = stack_factory(metrics_token=METRICS_TOKEN)
-    assert_clean(run(stack, "", path_regex="^/(healthz|readyz|metrics|v1/signups|v1/stripe)"))
+    assert_clean(
+        run(stack, "", path_regex="^/(healthz|readyz|metrics|v1/signups|v1/stripe|v1/accounts)")
+    )
