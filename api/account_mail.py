@@ -40,8 +40,10 @@ class SignupLink:
 
 
 def verify_link(settings: ApiSettings, token: str) -> str:
+    """The page's URL with `#token=...`: in the fragment, which a browser never sends, so
+    the token is in no server's access log and no Referer; the page reads it itself."""
     base = settings.account_verify_url or f"{settings.public_url.rstrip('/')}{VERIFY_PATH}"
-    return f"{base}{'&' if '?' in base else '?'}{urlencode({'token': token})}"
+    return f"{base}#{urlencode({'token': token})}"
 
 
 def compose(settings: ApiSettings, link: SignupLink, *, has_account: bool) -> tuple[str, str]:

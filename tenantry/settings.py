@@ -453,7 +453,8 @@ class ApiSettings(CoreSettings):
     # -- Self-serve accounts (POST /v1/accounts, /v1/accounts/verify) -------------------
     # A mailed verification link works once, for this long.
     account_verification_ttl: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))
-    # The page the mail links to, with `?token=...` appended; unset, the API's own
+    # The page the mail links to, with `#token=...` appended (a fragment: the token
+    # reaches no server log; the page posts it to /v1/accounts/verify); unset, the API's own
     # confirmation page (`{public_url}/v1/accounts/verify`).
     account_verify_url: str | None = None
     # Requests per client address per minute (each route), and mails per address per

@@ -127,7 +127,7 @@ async def verify_account(
     responses={200: {"content": {"text/html": {}}, "description": "the confirmation page"}},
 )
 async def verify_page() -> HTMLResponse:
-    """Where the mailed link (`?token=...`) lands: a page that spends the token only when
+    """Where the mailed link (`#token=...`) lands: a page that spends the token only when
     the person presses its button (mail scanners open links: a GET uses nothing up)."""
     return HTMLResponse(_VERIFY_PAGE)
 
@@ -141,7 +141,7 @@ _VERIFY_PAGE = f"""<!doctype html>
 <pre id="out"></pre>
 <script>
 document.getElementById("go").onclick = async () => {{
-  const token = new URLSearchParams(location.search).get("token") || "";
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
   const r = await fetch("{VERIFY_PATH}", {{method: "POST",
     headers: {{"Content-Type": "application/json"}}, body: JSON.stringify({{token}})}});
   const body = await r.json();

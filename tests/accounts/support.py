@@ -46,9 +46,9 @@ def request_link(api: RunningApi, email: str) -> httpx.Response:
 
 
 def token_from(mail: Mail) -> str:
-    """The token of the mail's link (`?token=`), checked against the one in its text."""
+    """The token of the mail's link (`#token=`), checked against the one in its text."""
     link = mail.link("token=")
-    token = parse_qs(urlparse(link).query)["token"][0]
+    token = parse_qs(urlparse(link).fragment)["token"][0]
     found = TOKEN.search(mail.body)
     assert found and found.group(0) == token, mail.body
     return token
