@@ -139,7 +139,9 @@ async def current_account(credentials: Credentials, session: SessionDep) -> Acco
     random bits, so a fast hash cannot be brute-forced and, being deterministic, it is the
     index itself. An equality match on a 64-hex digest leaks nothing useful by timing, so
     no separate constant-time compare is needed. Every stored key already has this digest
-    (keys were never stored under a slow hash), so no legacy path exists.
+    (keys were never stored under a slow hash), so no legacy path exists. Nothing caches
+    a key, so a revoked one fails on its next request; `last_used_at` is noted at most
+    once a minute per key (`db.repo.api_keys.note_use`).
     """
     token = bearer_token(credentials)
     if not token.startswith(API_KEY_PREFIX):

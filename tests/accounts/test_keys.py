@@ -5,7 +5,9 @@ Through the real API (uvicorn) and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.api.test_auth_and_health import assert_error
 from tests.fixtures.api import RunningApi
@@ -108,3 +110,40 @@ def test_pages_idempotency_and_bad_input(api: RunningApi) -> None:
     with api.client() as http:
         assert_error(http.get("/v1/keys"), 401, "unauthorized")
         assert_error(http.post("/v1/keys", json={"name": "x"}), 401, "unauthorized")
+
+
+def test_two_revokes_at_once_leave_one_key(api: RunningApi) -> None:
+    """Each of two keys revokes itself at the same moment: the account's row lock lets
+    one through, and the other then meets the last-key rule (409) or, if the first
+    revoke landed before it was even authenticated, is refused (401). Never both.
+    Five accounts, so that the two requests overlap in some round (without the lock,
+    some round revokes both keys)."""
+    for round_ in range(5):
+        _race_two_revokes(api, f"race{round_}@example.com")
+
+
+def _race_two_revokes(api: RunningApi, email: str) -> None:
+    _, first = _account(api, email)
+    with api.client(first) as http:
+        second = http.post("/v1/keys", json={"name": "second"}).json()
+        first_id = next(
+            r["id"] for r in http.get("/v1/keys").json()["data"] if r["name"] == "default"
+        )
+    barrier = threading.Barrier(2)
+
+    def revoke_itself(key: str, key_id: str) -> int:
+        with api.client(key) as http:
+            barrier.wait()
+            return http.delete(f"/v1/keys/{key_id}").status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = [
+            pool.submit(revoke_itself, first, first_id),
+            pool.submit(revoke_itself, second["api_key"], second["id"]),
+        ]
+        statuses = [run.result() for run in runs]
+    assert statuses.count(200) == 1 and set(statuses) - {200} <= {401, 409}, statuses
+    survivor = second["api_key"] if statuses[0] == 200 else first
+    with api.client(survivor) as http:
+        left = http.get("/v1/keys")
+    assert left.status_code == 200 and len(left.json()["data"]) == 1
