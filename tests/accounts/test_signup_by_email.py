@@ -5,7 +5,9 @@ Through the real API (uvicorn), PostgreSQL and the SMTP sink, as a person would.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
@@ -149,3 +151,22 @@ def test_the_mailed_link_opens_a_page_that_spends_nothing(
         page = http.get(link)  # what a mail scanner does
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert verify(api, mailed_token(mailbox, "page@example.com")).status_code == 201
+
+
+def test_one_link_spent_twice_at_once_gives_one_key(
+    accounts_api: StartApi, mailbox: Mailbox
+) -> None:
+    """The link's row is locked while it is spent: two requests with one token at the
+    same moment get one key and one 404 (`used`), and one account exists."""
+    api = accounts_api()
+    assert request_link(api, "twice@example.com").status_code == 202
+    token = mailed_token(mailbox, "twice@example.com")
+    barrier = threading.Barrier(2)
+
+    def spend() -> int:
+        barrier.wait()
+        return verify(api, token).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: spend(), range(2)))
+    assert statuses == [201, 404]
