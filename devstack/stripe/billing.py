@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from devstack.stripe import objects
@@ -37,9 +37,23 @@ def add_interval(anchor: int, interval: str, count: int, n: int) -> int:
     return int(start.replace(year=year, month=month0 + 1, day=day).timestamp())
 
 
+def billed_units(price: Obj, quantity: Decimal | int) -> Decimal:
+    """The quantity the unit price applies to: with ``transform_quantity`` the usage (or
+    quantity) divided by ``divide_by`` and rounded up or down to a whole package, as
+    Stripe does; the invoice line still shows the quantity before the transformation."""
+    transform = price.get("transform_quantity")
+    if not transform:
+        return Decimal(quantity)
+    rounding = ROUND_CEILING if transform["round"] == "up" else ROUND_FLOOR
+    return (Decimal(quantity) / Decimal(transform["divide_by"])).quantize(
+        Decimal(1), rounding=rounding
+    )
+
+
 def amount_of(price: Obj, quantity: Decimal | int) -> int:
     unit = Decimal(price.get("unit_amount_decimal") or price.get("unit_amount") or 0)
-    return int((unit * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    units = billed_units(price, quantity)
+    return int((unit * units).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def to_decimal(value: Any) -> Decimal | None:
