@@ -170,3 +170,67 @@ def test_billing_portal_lists_invoices_and_changes_the_card(
     assert card is not None and card.last4 == "4444"
     webhook.wait_for("customer.updated")
     assert httpx.get(session.url.replace("bps_", "bps_x")).status_code == 404
+
+
+def test_backdated_subscription_with_anchor_bills_its_first_short_period(
+    stripe_env: StripeEmulator, stripe_client: stripe.StripeClient
+) -> None:
+    """Started 2 days ago, anchored 3 days ahead: the first invoice, at the anchor, bills
+    the usage of those 5 days (including what was reported before it was created)."""
+    meter = stripe_client.v1.billing.meters.create(
+        params={"display_name": "u", "event_name": "u", "default_aggregation": {"formula": "sum"}}
+    )
+    product = stripe_client.v1.products.create(params={"name": "u"})
+    price = stripe_client.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 3,
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
+    customer = stripe_client.v1.customers.create(
+        params={
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    now = stripe_env.now()
+    for i, at in enumerate((now - 3 * DAY, now - DAY, now - 60)):
+        stripe_client.v1.billing.meter_events.create(
+            params={
+                "event_name": "u",
+                "identifier": f"u{i}",
+                "timestamp": at,
+                "payload": {"stripe_customer_id": customer.id, "value": "10"},
+            }
+        )
+    with pytest.raises(stripe.InvalidRequestError) as err:
+        stripe_client.v1.subscriptions.create(
+            params={
+                "customer": customer.id,
+                "items": [{"price": price.id}],
+                "billing_cycle_anchor": now + 40 * DAY,
+            }
+        )
+    assert err.value.param == "billing_cycle_anchor"
+    sub = stripe_client.v1.subscriptions.create(
+        params={
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "backdate_start_date": now - 2 * DAY,
+            "billing_cycle_anchor": now + 3 * DAY,
+        }
+    )
+    assert sub.start_date == now - 2 * DAY and sub.billing_cycle_anchor == now + 3 * DAY
+    item = sub["items"].data[0]
+    assert (item.current_period_start, item.current_period_end) == (now - 2 * DAY, now + 3 * DAY)
+    stripe_env.advance(3 * DAY + 60)
+    invoice = stripe_client.v1.invoices.list(params={"subscription": sub.id}).data[0]
+    assert invoice.billing_reason == "subscription_cycle"
+    assert (invoice.period_start, invoice.period_end) == (now - 2 * DAY, now + 3 * DAY)
+    [line] = invoice.lines.data
+    assert (line.quantity, line.amount) == (20, 60)  # the event 3 days ago is before the start
+    renewed = stripe_client.v1.subscriptions.retrieve(sub.id)["items"].data[0]
+    assert renewed.current_period_start == now + 3 * DAY
+    assert renewed.current_period_end > now + 30 * DAY
