@@ -15,6 +15,7 @@ from api.metrics import ApiMetrics, install_metrics
 from api.ratelimit import RateLimiter
 from api.responses import install_openapi
 from api.routers import (
+    billing,
     edge,
     health,
     hosts,
@@ -81,7 +82,7 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     )
     # One router per URL prefix: the public and account-facing ones, the agents', then
     # the admin package's (each of those carries the admin token check itself).
-    for module in (health, signups, webhooks, team, pods, hosts, usage, edge):
+    for module in (health, signups, webhooks, team, pods, hosts, usage, billing, edge):
         app.include_router(module.router)
     for router in admin_routers:
         app.include_router(router)
