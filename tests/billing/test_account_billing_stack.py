@@ -12,19 +12,23 @@ credit-covered usage is not on the invoice.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import Account, Pod, PodEvent
+from db.models import Account, Pod, PodEvent, UsageRecord
 from db.session import make_engine
 from tenantry.rules.metering import month_start, next_month, utc_hour
 from tenantry.rules.plans import POD_PLANS, PodTier
+from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.fixtures.stripe import StripeEmulator
 from tests.support.checkout import pay
@@ -212,6 +216,58 @@ def test_pod_usage_is_invoiced_as_the_ledger_says(
         mine = [i["id"] for i in http.get("/v1/billing/invoices").json()["data"]]
     assert credits == 0 and invoice["id"] not in mine
     assert prepaid_subscription != subscription_id
+
+    # Reconciliation: each invoice line equals the ledger; a planted difference shows.
+    month = f"{hours[0]:%Y-%m}"
+    report = reconciliation(stack, month)
+    assert report["differences"] == [] and report["invoice_differences"] == []
+    assert (report["invoices"], report["invoice_lines"]) == (2, 2 * (len(POD_PLANS) + 1))
+    ok = reconcile_cli(stack, month)
+    assert ok.returncode == 0, ok.stderr
+    assert "2 (10 metered lines), 0 invoice difference(s)" in ok.stdout
+    planted = plant_difference(database_url, owner, POD_PLANS[PodTier.LARGE].meter_event_name)
+    report = reconciliation(stack, month)
+    [difference] = report["invoice_differences"]
+    assert difference["invoice"] == invoice["id"]
+    assert difference["event_name"] == planted
+    assert difference["local"] == difference["stripe"] + 60
+    found = reconcile_cli(stack, month)
+    assert found.returncode == 1 and "1 invoice difference(s)" in found.stdout
+    assert f"{invoice['id']} {planted}: ledger" in found.stdout
+
+
+def reconciliation(stack: Stack, month: str) -> dict[str, Any]:
+    with stack.api.admin() as admin:
+        response = admin.get("/v1/admin/reconciliation", params={"month": month})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def reconcile_cli(stack: Stack, month: str) -> subprocess.CompletedProcess[str]:
+    tenantry = str(Path(sys.executable).with_name("tenantry"))
+    return subprocess.run(
+        [tenantry, "usage", "reconcile", "--month", month, "--api-url", stack.api.url,
+         "--token", ADMIN_TOKEN],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def plant_difference(database_url: str, account: uuid.UUID, event_name: str) -> str:
+    """A minute more in one of the account's records than Stripe was told."""
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        record = session.scalars(
+            select(UsageRecord)
+            .where(
+                UsageRecord.billed_account_id == account,
+                UsageRecord.event_name == event_name,
+                UsageRecord.meter_value > 0,
+            )
+            .limit(1)
+        ).one()
+        record.meter_value += 60
+    engine.dispose()
+    return event_name
 
 
 def owner_invoice(stack: Stack, key: str, period_end: int) -> dict[str, Any]:
