@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -285,3 +286,48 @@ def owner_invoice(stack: Stack, key: str, period_end: int) -> dict[str, Any]:
 
     found: dict[str, Any] = eventually(find, timeout=30, what="the period's invoice", interval=0.2)
     return found
+
+
+def test_an_unpaid_invoice_stops_pod_starts_after_the_grace_until_it_is_paid(
+    stack_factory: Callable[..., Stack], stripe_env: StripeEmulator, database_url: str
+) -> None:
+    hours = closed_hours_this_month()
+    stack = stack_factory(account_payment_grace=3)
+    key = stack.new_account("late@example.com")
+    account = account_id(stack, key)
+    add_card(stack, key, database_url, account)
+    seed_pods(database_url, hours, [(account, "dev.medium")] * 3)
+    with stack.api.admin() as admin:
+        for hour in hours:
+            assert admin.post("/v1/admin/metering/run", json={"hour": hour.isoformat()}).is_success
+    customer = (
+        stack.stripe()
+        .v1.subscriptions.retrieve(str(subscription_of(database_url, account)))
+        .customer
+    )
+    stripe_env.admin.post(f"/_admin/customers/{customer}/payment_behavior", {"fail": True})
+    period_end = int(next_month(hours[0]).timestamp())
+    stripe_env.advance(period_end - stripe_env.now() + 120)
+    invoice = owner_invoice(stack, key, period_end)
+    assert invoice["status"] == "open" and invoice["amount_due_cents"] > 0
+
+    refused = eventually(
+        lambda: start_pod(stack, key, "after-grace"),
+        until=lambda r: r.status_code == 402,
+        timeout=60,
+        what=lambda last: f"a 402 after the grace: {last.text}\n{stack.worker_logs()}",
+        interval=0.5,
+    )
+    assert "unpaid" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"]["invoice_overdue"] is True
+
+    stripe_env.admin.post(f"/_admin/customers/{customer}/payment_behavior", {"fail": False})
+    assert stack.stripe().v1.invoices.pay(invoice["id"]).status == "paid"
+    started = eventually(
+        lambda: start_pod(stack, key, "paid-again"),
+        until=lambda r: r.status_code != 402,
+        timeout=60,
+        what=lambda last: f"starts allowed once paid: {last.text}\n{stack.worker_logs()}",
+        interval=0.5,
+    )
+    assert started.status_code == 202, started.text
