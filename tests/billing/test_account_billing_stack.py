@@ -12,6 +12,8 @@ credit-covered usage is not on the invoice.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -24,9 +26,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
 
 from db.models import Account, Pod, PodEvent, UsageRecord
 from db.session import make_engine
+from tenantry.clients.temporal import DATA_CONVERTER
+from tenantry.contracts.common import account_billing_workflow_id
 from tenantry.rules.metering import month_start, next_month, utc_hour
 from tenantry.rules.plans import POD_PLANS, PodTier
 from tests.fixtures.api import ADMIN_TOKEN
@@ -35,7 +41,9 @@ from tests.fixtures.stripe import StripeEmulator
 from tests.support.checkout import pay
 from tests.support.pods import POD_CONFIG
 from tests.support.poll import eventually
+from worker.registry import workflows
 
+REPLAY = Path(__file__).parents[1] / "replay" / "histories"
 HOURS = 5  # three pods for five hours: 15 pod-hours, 10 of them free
 
 
@@ -331,3 +339,16 @@ def test_an_unpaid_invoice_stops_pod_starts_after_the_grace_until_it_is_paid(
         interval=0.5,
     )
     assert started.status_code == 202, started.text
+    history = asyncio.run(billing_history(stack, account))
+    if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+        (REPLAY / "account-billing-grace.json").write_text(history.to_json())
+
+
+async def billing_history(stack: Stack, account: uuid.UUID) -> WorkflowHistory:
+    """The account's billing workflow history, which replays on today's code."""
+    client = await Client.connect(stack.settings.temporal_address, data_converter=DATA_CONVERTER)
+    handle = client.get_workflow_handle(account_billing_workflow_id(str(account)))
+    history = await handle.fetch_history()
+    assert "billing_hibernate_pods" in history.to_json()
+    await Replayer(workflows=workflows(), data_converter=DATA_CONVERTER).replay_workflow(history)
+    return history
