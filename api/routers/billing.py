@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import stripe
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentAccount, SessionDep, SettingsDep
 from api.errors import ApiError
@@ -113,7 +114,7 @@ def _owner_client(request: Request, account: Account) -> stripe.StripeClient:
     return client
 
 
-async def _customer(client: stripe.StripeClient, session: Any, account: Account) -> str:
+async def _customer(client: stripe.StripeClient, session: AsyncSession, account: Account) -> str:
     """The account's Stripe customer, created once (the key metering uses too)."""
     if account.stripe_customer_id:
         return account.stripe_customer_id
