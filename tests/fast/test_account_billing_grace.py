@@ -9,10 +9,15 @@ activities against the Stripe emulator (a failed invoice with a grace of seconds
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tenantry.contracts.billing import (
@@ -26,11 +31,37 @@ from tenantry.contracts.billing import (
     Subscribed,
     SubscribeInput,
 )
+from tenantry.contracts.common import SEARCH_ATTRIBUTES
+from tests.fast.conftest import test_server_binary as server_binary
 from tests.fast.mocks import Calls, mocked, worker
 from tests.support.poll import eventually_async
 from workflows.account_billing import AccountBillingWorkflow
 
 pytestmark = pytest.mark.fast
+
+
+@pytest_asyncio.fixture
+async def own_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of its own: with the session's shared one, later tests'
+    calls timed out after this one (an entity workflow that never ends; not understood
+    yet), so it is kept apart."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=server_binary(), data_converter=pydantic_data_converter
+    )
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                    for key in SEARCH_ATTRIBUTES
+                },
+            )
+        )
+        yield env
+    finally:
+        await env.shutdown()
+
 
 GRACE = timedelta(days=7)
 
@@ -63,14 +94,12 @@ async def stage_is(handle: Any, stage: AccountBillingStage) -> Any:
 
 
 async def test_unpaid_past_the_grace_hibernates_and_paying_settles(
-    skipping_env: WorkflowEnvironment,
+    own_env: WorkflowEnvironment,
 ) -> None:
     calls = Calls()
     account_id = str(uuid.uuid4())
     inp = AccountBillingInput(account_id=account_id, grace_seconds=GRACE.total_seconds())
-    async with worker(
-        skipping_env.client, [AccountBillingWorkflow], billing_activities(calls)
-    ) as run:
+    async with worker(own_env.client, [AccountBillingWorkflow], billing_activities(calls)) as run:
         handle = await run.start(
             AccountBillingWorkflow.run, inp, id=f"account-billing-{account_id}"
         )
@@ -84,9 +113,9 @@ async def test_unpaid_past_the_grace_hibernates_and_paying_settles(
         await handle.signal(AccountBillingWorkflow.invoice_event, failed)
         grace = await stage_is(handle, AccountBillingStage.GRACE)
         assert grace.failed_invoices == ["in_1"]
-        await skipping_env.sleep(GRACE / 2)
+        await own_env.sleep(GRACE / 2)
         assert calls.of("billing_hibernate_pods") == []
-        await skipping_env.sleep(GRACE)
+        await own_env.sleep(GRACE)
         await stage_is(handle, AccountBillingStage.HIBERNATED)
         (asked,) = calls.of("billing_hibernate_pods")
         assert asked.account_id == account_id
