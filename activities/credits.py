@@ -17,21 +17,21 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from db.models import Account, AuditLogEntry, Pod
+from activities.account_pods import hibernate_account_pods
+from db.models import Account, AuditLogEntry
 from db.repo.credits import depletion_episode, latest_balances
-from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, credits_workflow_id, pod_workflow_id
+from tenantry.contracts.common import SA_ACCOUNT_ID, SA_STAGE, credits_workflow_id
 from tenantry.contracts.credits import (
     CREDITS_SOURCE,
     CreditsAccountRef,
@@ -43,9 +43,7 @@ from tenantry.contracts.credits import (
     CreditsNotice,
     CreditsStage,
 )
-from tenantry.contracts.pod import PodRequest
 from tenantry.contracts.signup import EmailMessage
-from workflows.pod import PodWorkflow
 
 Mailer = Callable[[EmailMessage], bool]
 
@@ -161,33 +159,7 @@ class CreditsActivities:
     @activity.defn
     async def credits_hibernate_pods(self, inp: CreditsHibernation) -> CreditsHibernated:
         """Asks every running pod of the account and its team members to hibernate."""
-        owner = uuid.UUID(inp.account_id)
-        async with self._sessions() as session:
-            pod_ids = list(
-                await session.scalars(
-                    select(Pod.id)
-                    .join(Account, Account.id == Pod.account_id)
-                    .where(
-                        or_(Account.id == owner, Account.team_owner_id == owner),
-                        Pod.status == "running",
-                    )
-                    .order_by(Pod.created_at, Pod.id)
-                )
-            )
-        result = CreditsHibernated()
-        for pod_id in pod_ids:
-            handle = self._client.get_workflow_handle(pod_workflow_id(str(pod_id)))
-            try:
-                await handle.execute_update(
-                    PodWorkflow.hibernate, PodRequest(source=CREDITS_SOURCE)
-                )
-            except WorkflowUpdateFailedError:
-                result.skipped.append(str(pod_id))  # busy (refused by the validator)
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                result.skipped.append(str(pod_id))  # its workflow is gone
-            else:
-                result.requested.append(str(pod_id))
-            activity.heartbeat(str(pod_id))
-        return result
+        requested, skipped = await hibernate_account_pods(
+            self._sessions, self._client, uuid.UUID(inp.account_id), CREDITS_SOURCE
+        )
+        return CreditsHibernated(requested=requested, skipped=skipped)

@@ -44,6 +44,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.errors import from_stripe
+from activities.stripe_catalog import (
+    CUSTOMER_PAYLOAD_KEY,
+    VALUE_PAYLOAD_KEY,
+    find_or_create_meters,
+)
 from db.models import Account, CreditEntry, MeteringRun, Pod, PodEvent, Snapshot, UsageRecord
 from db.repo.credits import depletion_episode, latest_balances
 from db.sql import one_of, unnest_rows
@@ -57,6 +62,7 @@ from tenantry.contracts.metering import (
     ReportUsageInput,
     ReportUsageResult,
 )
+from tenantry.rules.billing import credit_covered, uncovered_meter_value
 from tenantry.rules.metering import (
     HOUR,
     RUNNING_EVENT_KINDS,
@@ -78,8 +84,6 @@ SENDERS = 4
 # a crash in between re-sends at most these and the requests in flight, which Stripe
 # counts once by identifier.
 MARK_EVERY = 1000
-CUSTOMER_PAYLOAD_KEY = "stripe_customer_id"
-VALUE_PAYLOAD_KEY = "value"
 # What reporting reads of a usage record.
 REPORTED_COLUMNS = (
     UsageRecord.id,
@@ -175,29 +179,7 @@ class MeteringActivities:
         if all(name in known for name in meter_event_names()):
             return {name: known[name] for name in meter_event_names()}
         try:
-            found = {
-                m.event_name: m.id
-                for m in self._stripe.v1.billing.meters.list(
-                    params={"status": "active", "limit": 100}
-                ).auto_paging_iter()
-            }
-            for name in meter_event_names():
-                if name in found:
-                    continue
-                meter = self._stripe.v1.billing.meters.create(
-                    params={
-                        "display_name": name.replace("_", " "),
-                        "event_name": name,
-                        "default_aggregation": {"formula": "sum"},
-                        "customer_mapping": {
-                            "event_payload_key": CUSTOMER_PAYLOAD_KEY,
-                            "type": "by_id",
-                        },
-                        "value_settings": {"event_payload_key": VALUE_PAYLOAD_KEY},
-                    },
-                    options={"idempotency_key": f"tenantry-meter:{name}"},
-                )
-                found[name] = meter.id
+            found = find_or_create_meters(self._stripe)
         except stripe.StripeError as exc:
             raise from_stripe(exc, "ensure the billing meters") from exc
         with self._lock:
@@ -345,7 +327,16 @@ class MeteringActivities:
         return [line for line, i in zip(lines, identifiers, strict=True) if i in new]
 
     def _deduct_credits(self, session: Session, inserted: list[UsageLine]) -> None:
-        """Prepaid accounts (any ledger entry) pay new usage from credits, once per record."""
+        """Prepaid accounts (any ledger entry) pay new usage from credits, once per record.
+
+        What the ledger pays is not sent to Stripe (the record's `meter_value` is what is
+        invoiced). An account with a card draws credits down to zero and no further; the
+        rest is invoiced: `meter_value` becomes the seconds the uncovered cost is worth,
+        rounded up (`tenantry.rules.billing`). An account without a card owes all of it
+        to the ledger (the balance goes below zero and the credits workflow runs its grace
+        period) and nothing is invoiced, so a top-up settles it and a card added later
+        never bills it a second time.
+        """
         costs: dict[uuid.UUID, list[UsageLine]] = {}
         for line in inserted:
             if line.cost > 0:
@@ -363,12 +354,16 @@ class MeteringActivities:
             return
         # Serialises deductions per account so `balance_after` is a true running total;
         # locked in id order, as every page does, so two pages never deadlock.
-        session.execute(
-            select(Account.id)
-            .where(one_of(Account.id, sorted(prepaid)))
-            .order_by(Account.id)
-            .with_for_update()
-        )
+        with_card = {
+            account_id
+            for account_id, subscription in session.execute(
+                select(Account.id, Account.billing_subscription_id)
+                .where(one_of(Account.id, sorted(prepaid)))
+                .order_by(Account.id)
+                .with_for_update()
+            )
+            if subscription
+        }
         balances = {
             account_id: balance for account_id, balance in session.execute(latest_balances(prepaid))
         }
@@ -379,22 +374,43 @@ class MeteringActivities:
             "balance_after": [],
             "reference": [],
         }
+        invoiced: dict[str, list[Any]] = {"stripe_identifier": [], "meter_value": []}
         for account_id in sorted(prepaid):
             balance = balances.get(account_id) or Decimal(0)
             for line in costs[account_id]:
-                balance -= line.cost
+                covered = credit_covered(balance, line.cost)
+                if account_id in with_card:
+                    drawn = covered
+                    value = uncovered_meter_value(line.meter_value, line.cost, covered)
+                else:
+                    drawn, value = line.cost, 0  # all of it is owed to the ledger
+                if value != line.meter_value:
+                    invoiced["stripe_identifier"].append(line.identifier)
+                    invoiced["meter_value"].append(value)
+                if not drawn:
+                    continue
+                balance -= drawn
                 entries["account_id"].append(account_id)
-                entries["delta"].append(-line.cost)
+                entries["delta"].append(-drawn)
                 entries["reason"].append(f"usage {line.kind} {line.hour:%Y-%m-%dT%H}")
                 entries["balance_after"].append(balance)
                 entries["reference"].append(f"usage:{line.identifier}")
-        # One statement for the page; ids follow the lists, so the latest entry of an
-        # account is its running balance.
-        session.execute(
-            insert(CreditEntry)
-            .from_select(list(entries), unnest_rows(CreditEntry.__table__, entries))
-            .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
-        )
+        if entries["account_id"]:
+            # One statement for the page; ids follow the lists, so the latest entry of an
+            # account is its running balance.
+            session.execute(
+                insert(CreditEntry)
+                .from_select(list(entries), unnest_rows(CreditEntry.__table__, entries))
+                .on_conflict_do_nothing(index_elements=[CreditEntry.reference])
+            )
+        if invoiced["stripe_identifier"]:
+            # One statement: what credits cover is not sent to Stripe.
+            rows = unnest_rows(UsageRecord.__table__, invoiced).subquery()
+            session.execute(
+                update(UsageRecord)
+                .where(UsageRecord.stripe_identifier == rows.c.stripe_identifier)
+                .values(meter_value=rows.c.meter_value)
+            )
 
     def _depleted(
         self, session: Session, billed_ids: list[uuid.UUID], hour: datetime
@@ -405,8 +421,15 @@ class MeteringActivities:
         records are already in) answers the same.
         """
         found = []
+        with_card = set(
+            session.scalars(
+                select(Account.id).where(
+                    one_of(Account.id, billed_ids), Account.billing_subscription_id.is_not(None)
+                )
+            )
+        )
         for account_id, balance in session.execute(latest_balances(billed_ids)):
-            if balance > 0:
+            if balance > 0 or account_id in with_card:  # a card pays what credits do not
                 continue
             episode = session.scalar(depletion_episode(account_id))
             if episode is not None:

@@ -16,6 +16,7 @@ from api.ratelimit import RateLimiter
 from api.responses import install_openapi
 from api.routers import (
     accounts,
+    billing,
     edge,
     health,
     hosts,
@@ -88,7 +89,8 @@ def create_app(settings: ApiSettings | None = None, *, temporal: Client | None =
     )
     # One router per URL prefix: the public and account-facing ones, the agents', then
     # the admin package's (each of those carries the admin token check itself).
-    for module in (health, signups, accounts, webhooks, team, keys, pods, hosts, usage, edge):
+    modules = (health, signups, accounts, webhooks, team, keys, pods, hosts, usage, billing, edge)
+    for module in modules:
         app.include_router(module.router)
     for router in admin_routers:
         app.include_router(router)

@@ -45,6 +45,7 @@ IDEMPOTENT_ROUTES = (
     "/v1/keys",
     "/v1/pods",
     "/v1/team/invites",
+    "/v1/billing/payment-method",
     "/v1/admin/accounts",
     "/v1/admin/accounts/{account_id}/credits",
     "/v1/admin/rollouts",

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 DESCRIPTIONS = {
     400: "the request is malformed (e.g. a bad Stripe signature)",
     401: "missing or invalid credentials",
+    402: "payment required: the free tier is used and there is no card or credit",
     403: "the credentials do not allow this",
     404: "no such resource (or not the caller's)",
     409: "conflicts with the resource's current state",

@@ -304,6 +304,9 @@ class CoreSettings(BaseSettings):
     payment_grace: Duration = timedelta(days=7)
     # Prepaid accounts: how long pods keep running after the credits reach zero.
     credits_grace: Duration = timedelta(hours=24)
+    # Pod usage invoices: how long an account's pods keep running after an invoice's
+    # payment failed, before they hibernate (and no pod starts until it is paid).
+    account_payment_grace: Duration = timedelta(days=7)
     # A tenant's workflow continues-as-new past this many history events (Temporal may ask sooner).
     tenant_history_limit: int = 10_000
     # How long a short step (a database write, a Stripe call) may take before it is retried.

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.account_billing import AccountBillingActivities
 from activities.billing import BillingActivities
 from activities.credits import CreditsActivities
 from activities.dns import DnsActivities
@@ -39,6 +40,7 @@ from tenantry.clients.sdk import (
 )
 from tenantry.clients.smtp import smtp_mailer
 from tenantry.settings import CoreSettings
+from workflows.account_billing import AccountBillingWorkflow
 from workflows.credits import CreditsWorkflow
 from workflows.health_sweep import HealthSweepWorkflow
 from workflows.metering import MeteringWorkflow
@@ -55,6 +57,7 @@ def workflows() -> list[type]:
         PodWorkflow,
         MeteringWorkflow,
         CreditsWorkflow,
+        AccountBillingWorkflow,
         RolloutWorkflow,
         HealthSweepWorkflow,
     ]
@@ -111,6 +114,9 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         grace_seconds=settings.credits_grace.total_seconds(),
         mailer=mail.send_email,
     )
+    account_billing = AccountBillingActivities(
+        sync_sessions, async_sessions, stripe_client(settings), client
+    )
     stack = TenantStackActivities(async_sessions, ssh_key_path=settings.ssh_key_path)
     pod_hosts, pod_records = pod_activities(settings, async_sessions)
     edge = EdgeActivities(
@@ -154,6 +160,9 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         credits.credits_balance,
         credits.credits_notify_depleted,
         credits.credits_hibernate_pods,
+        account_billing.billing_subscribe,
+        account_billing.billing_standing,
+        account_billing.billing_hibernate_pods,
         rollouts.rollout_prepare,
         rollouts.rollout_targets,
         rollouts.rollout_record_status,

@@ -21,17 +21,21 @@ from __future__ import annotations
 import html
 import time
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from db.models import Pod
+from db.repo.account_billing import billed_account_of, billing_standing
 from db.repo.pods import find_pod_by_host
 from tenantry.contracts.common import pod_workflow_id
 from tenantry.contracts.pod import PodRequest, PodStatus
+from tenantry.rules.billing import pod_start_refusal
 from workflows.pod import PodWorkflow
 
 router = APIRouter(prefix="/v1/edge", tags=["edge"])
@@ -85,6 +89,12 @@ async def _ask_restore(temporal: Client, pod: Pod) -> bool:
     return True
 
 
+async def _may_not_start(session: AsyncSession, pod: Pod) -> bool:
+    """Whether its account may not start pods now (the 402 of `POST /v1/pods`)."""
+    billed = await billed_account_of(session, pod.account_id)
+    return pod_start_refusal(await billing_standing(session, billed, datetime.now(UTC))) is not None
+
+
 async def wake(
     *, request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> HTMLResponse:
@@ -101,6 +111,14 @@ async def wake(
             refresh=False,
         )
     asleep = pod.status in (PodStatus.HIBERNATED.value, PodStatus.FAILED.value)
+    if asleep and await _may_not_start(session, pod):
+        return _page(
+            503,
+            f"{pod.name} is paused",
+            "Its account has no free pod-hours left this month and nothing to pay with; "
+            "its owner can add a card and restore it.",
+            refresh=False,
+        )
     if asleep and _due(pod.id) and not await _ask_restore(temporal, pod):
         return _page(
             503,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,7 @@ from api.responses import BODY, errors
 from api.schemas.pods import PodAccepted, PodCreate, PodView, pod_view
 from db.models import Account, Pod
 from db.repo import pods as repo
+from db.repo.account_billing import billing_standing
 from tenantry.contracts.common import (
     SA_ACCOUNT_ID,
     SA_POD_ID,
@@ -44,6 +46,7 @@ from tenantry.contracts.common import (
 )
 from tenantry.contracts.pod import PodInput, PodRequest, PodState, PodStatus
 from tenantry.contracts.podhost import PodSpec
+from tenantry.rules.billing import pod_start_refusal
 from tenantry.rules.edge_names import account_handle, label_problem
 from tenantry.rules.plans import PodTier
 from tenantry.rules.pod_config import (
@@ -66,7 +69,9 @@ router = APIRouter(prefix="/v1/pods", tags=["pods"], responses=errors(401))
 log = logging.getLogger(__name__)
 
 
-@router.post("", status_code=202, response_model=PodAccepted, responses=errors(*BODY, 409, 503))
+@router.post(
+    "", status_code=202, response_model=PodAccepted, responses=errors(*BODY, 402, 409, 503)
+)
 async def create_pod(
     *,
     body: PodCreate,
@@ -75,7 +80,10 @@ async def create_pod(
     session: SessionDep,
     temporal: TemporalDep,
 ) -> PodAccepted:
-    """Records the pod and starts its workflow; follow it with `GET /v1/pods/{id}`."""
+    """Records the pod and starts its workflow; follow it with `GET /v1/pods/{id}`.
+
+    Beyond the free tier, without a card or prepaid credits (or with an invoice unpaid
+    past its grace period), the answer is 402."""
     try:
         config = parse_pod_config(body.config)
     except PodConfigError as exc:
@@ -105,6 +113,8 @@ async def create_pod(
             "choose another pod name",
             {"fields": [{"field": "name", "message": "hostname taken"}]},
         )
+
+    await require_billing_standing(session, account.billing_account_id)
 
     pod_id = uuid.uuid4()
     pod = repo.add_pod(
@@ -165,13 +175,20 @@ async def hibernate_pod(
 
 
 @router.post(
-    "/{pod_id}/restore", status_code=202, response_model=PodAccepted, responses=UPDATE_ERRORS
+    "/{pod_id}/restore",
+    status_code=202,
+    response_model=PodAccepted,
+    responses={**UPDATE_ERRORS, **errors(402)},
 )
 async def restore_pod(
     *, pod_id: str, account: CurrentAccount, session: SessionDep, temporal: TemporalDep
 ) -> PodAccepted:
-    """Brings a hibernated pod back, on any available host, from its newest snapshot."""
-    return await _update(temporal, await _own_pod(session, account, pod_id), PodWorkflow.restore)
+    """Brings a hibernated pod back, on any available host, from its newest snapshot
+    (402 when the account may not start pods, as for a create)."""
+    pod = await _own_pod(session, account, pod_id, close=False)
+    await require_billing_standing(session, account.billing_account_id)
+    await session.close()
+    return await _update(temporal, pod, PodWorkflow.restore)
 
 
 @router.post(
@@ -208,6 +225,22 @@ async def destroy_pod(
 
 
 # -- helpers ------------------------------------------------------------------------------
+async def require_billing_standing(session: AsyncSession, billed_account_id: uuid.UUID) -> None:
+    """402 when the paying account may not start a pod (`tenantry.rules.billing`)."""
+    standing = await billing_standing(session, billed_account_id, datetime.now(UTC))
+    if refusal := pod_start_refusal(standing):
+        raise ApiError(
+            402,
+            "payment_required",
+            refusal,
+            {
+                "free_hours_used": standing.free_seconds_used // 3600,
+                "has_payment_method": standing.has_payment_method,
+                "invoice_overdue": standing.invoice_overdue,
+            },
+        )
+
+
 def _invalid(field: str, message: str) -> ApiError:
     details = {"fields": [{"field": field, "message": message}]}
     return ApiError(422, "invalid_input", f"{field}: {message}", details)
@@ -225,14 +258,17 @@ def _pod_key(pod_id: str) -> uuid.UUID:
         raise not_found("pod") from None
 
 
-async def _own_pod(session: AsyncSession, account: Account, pod_id: str) -> Pod:
+async def _own_pod(
+    session: AsyncSession, account: Account, pod_id: str, *, close: bool = True
+) -> Pod:
     """The caller's pod; anything else (another account's, malformed ids) is 404.
 
     The session is closed once the pod is read: what follows waits on Temporal, and a
     pooled connection held through that wait is one a burst of requests runs out of.
     """
     pod = await repo.get_pod(session, _pod_key(pod_id))
-    await session.close()
+    if close:
+        await session.close()
     if pod is None or pod.account_id != account.id:
         raise not_found("pod")
     return pod

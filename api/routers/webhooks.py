@@ -50,7 +50,7 @@ async def stripe_webhook(
         event["id"], event["type"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ApiError(400, "invalid_event", "body is not a Stripe event") from exc
-    outcome = await handle_event(event, session=session, temporal=temporal)
+    outcome = await handle_event(event, session=session, temporal=temporal, settings=settings)
     return {"received": True, "outcome": outcome}
 
 

@@ -30,6 +30,12 @@ class Account(Base):
         ForeignKey("accounts.id", ondelete="RESTRICT"), index=True
     )
     stripe_customer_id: Mapped[str | None] = mapped_column(unique=True)
+    # Pod usage billing (db/migrations 0008): the metered subscription, its card, and
+    # an unpaid invoice's grace period (past due) and its end (overdue: no pod starts).
+    billing_subscription_id: Mapped[str | None] = mapped_column(unique=True)
+    billing_payment_method_id: Mapped[str | None]
+    billing_past_due_since: Mapped[datetime | None]
+    billing_overdue_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

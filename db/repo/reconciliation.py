@@ -1,9 +1,12 @@
-"""Reconciliation: the local usage ledger against Stripe's meter event summaries.
+"""Reconciliation: the local usage ledger against Stripe's meter event summaries, and
+against the invoices of the billing periods that closed in the month.
 
 Per billed customer, meter and UTC hour of a month, the sum of `meter_value` of the
 usage records reported to Stripe must equal Stripe's aggregated value. Every mismatch
 (including usage Stripe has that we do not, and records not yet reported) is a
-difference; none are expected.
+difference; none are expected. Each account's invoice lines must carry the ledger's
+billable quantities (`db.repo.invoice_reconciliation`); a mismatch there is an
+`invoice_differences` entry.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import UsageRecord
+from db.repo.invoice_reconciliation import InvoiceDifference, reconcile_invoices
 from tenantry.rules.metering import HOUR, meter_event_names, month_start, next_month
 
 
@@ -37,6 +41,9 @@ class Reconciliation(BaseModel):
     local_total: int
     stripe_total: int
     differences: list[Difference]
+    invoices: int = 0
+    invoice_lines: int = 0
+    invoice_differences: list[InvoiceDifference] = []
 
 
 def reconcile(session: Session, client: stripe.StripeClient, month: datetime) -> Reconciliation:
@@ -100,6 +107,7 @@ def reconcile(session: Session, client: stripe.StripeClient, month: datetime) ->
                     unreported=unreported,
                 )
             )
+    invoices = reconcile_invoices(session, client, start)
     return Reconciliation(
         month=f"{start:%Y-%m}",
         customers=len(customers),
@@ -107,7 +115,10 @@ def reconcile(session: Session, client: stripe.StripeClient, month: datetime) ->
         local_total=sum(v for v, _ in local.values()),
         stripe_total=sum(remote.values()),
         differences=differences,
+        invoices=invoices.invoices,
+        invoice_lines=invoices.lines,
+        invoice_differences=invoices.differences,
     )
 
 
-__all__ = ["Difference", "Reconciliation", "reconcile"]
+__all__ = ["Difference", "InvoiceDifference", "Reconciliation", "reconcile"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from devstack.stripe import objects
@@ -37,9 +37,23 @@ def add_interval(anchor: int, interval: str, count: int, n: int) -> int:
     return int(start.replace(year=year, month=month0 + 1, day=day).timestamp())
 
 
+def billed_units(price: Obj, quantity: Decimal | int) -> Decimal:
+    """The quantity the unit price applies to: with ``transform_quantity`` the usage (or
+    quantity) divided by ``divide_by`` and rounded up or down to a whole package, as
+    Stripe does; the invoice line still shows the quantity before the transformation."""
+    transform = price.get("transform_quantity")
+    if not transform:
+        return Decimal(quantity)
+    rounding = ROUND_CEILING if transform["round"] == "up" else ROUND_FLOOR
+    return (Decimal(quantity) / Decimal(transform["divide_by"])).quantize(
+        Decimal(1), rounding=rounding
+    )
+
+
 def amount_of(price: Obj, quantity: Decimal | int) -> int:
     unit = Decimal(price.get("unit_amount_decimal") or price.get("unit_amount") or 0)
-    return int((unit * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    units = billed_units(price, quantity)
+    return int((unit * units).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def to_decimal(value: Any) -> Decimal | None:
@@ -131,11 +145,22 @@ class Billing:
         description: str | None = None,
         cancel_at_period_end: bool = False,
         default_payment_method: str | None = None,
+        backdate_start_date: int | None = None,
+        billing_cycle_anchor: int | None = None,
     ) -> tuple[Obj, Obj]:
-        """Creates a subscription and its first invoice, and charges it."""
+        """Creates a subscription and its first invoice, and charges it.
+
+        ``backdate_start_date`` starts it in the past and ``billing_cycle_anchor`` ends its
+        first period early, as Stripe's parameters do: the first period is then
+        ``[backdate_start_date or now, billing_cycle_anchor)`` and the following ones are
+        whole intervals from the anchor. Only metered items may use them here (Stripe
+        prorates licensed ones, which the emulator does not).
+        """
         self.validate_items(specs)
         now = self.store.now_for(customer["id"])
         currency = specs[0].price["currency"]
+        if backdate_start_date is not None or billing_cycle_anchor is not None:
+            self.validate_anchor(specs, now, backdate_start_date, billing_cycle_anchor)
         sub = objects.subscription(now, customer["id"], currency, customer.get("test_clock"))
         sub["metadata"] = metadata
         sub["description"] = description
@@ -144,6 +169,18 @@ class Billing:
         recurring = specs[0].price["recurring"]
         end = add_interval(now, recurring["interval"], recurring["interval_count"], 1)
         sub["_anchor"], sub["_period"] = now, 1
+        if backdate_start_date is not None:
+            sub["start_date"] = backdate_start_date
+            sub["_anchor"] = backdate_start_date
+            end = add_interval(
+                backdate_start_date, recurring["interval"], recurring["interval_count"], 1
+            )
+        if billing_cycle_anchor is not None:
+            # Period 0 is the short first one: [start, anchor).
+            sub["_first_start"] = backdate_start_date if backdate_start_date is not None else now
+            sub["_anchor"], sub["_period"] = billing_cycle_anchor, 0
+            sub["billing_cycle_anchor"] = billing_cycle_anchor
+            end = billing_cycle_anchor
         if cancel_at_period_end:
             sub["cancel_at"] = end
         self.store.add("subscription", sub)
@@ -172,6 +209,30 @@ class Billing:
                 customer=customer["id"],
             )
         return sub, invoice
+
+    def validate_anchor(
+        self, specs: list[ItemSpec], now: int, backdate: int | None, anchor: int | None
+    ) -> None:
+        if backdate is not None and backdate > now:
+            raise StripeError(
+                "The backdate_start_date must be in the past.", param="backdate_start_date"
+            )
+        if anchor is not None:
+            start = backdate if backdate is not None else now
+            recurring = specs[0].price["recurring"]
+            limit = add_interval(start, recurring["interval"], recurring["interval_count"], 1)
+            if not start < anchor <= limit:
+                raise StripeError(
+                    "billing_cycle_anchor cannot be later than next natural billing date "
+                    f"({limit}) for plan",
+                    param="billing_cycle_anchor",
+                )
+        if not all(self.is_metered(spec.price) for spec in specs):
+            raise StripeError(
+                "The local Stripe emulator supports backdate_start_date and "
+                "billing_cycle_anchor for metered prices only (no prorations).",
+                param="items",
+            )
 
     def validate_items(self, specs: list[ItemSpec]) -> None:
         if not specs:
@@ -229,6 +290,8 @@ class Billing:
         return [self.store.get("subscription_item", i) for i in sub["_items"]]
 
     def period_start(self, sub: Obj) -> int:
+        if sub["_period"] == 0:
+            return int(sub["_first_start"])
         interval = self.interval(sub)
         return add_interval(sub["_anchor"], interval[0], interval[1], sub["_period"] - 1)
 

@@ -450,6 +450,54 @@ def checkout_session(created: int, public_url: str) -> Obj:
     }
 
 
+def setup_intent(created: int, customer_id: str | None) -> Obj:
+    intent_id = new_id("seti")
+    return {
+        "id": intent_id,
+        "object": "setup_intent",
+        "application": None,
+        "automatic_payment_methods": None,
+        "cancellation_reason": None,
+        "client_secret": f"{intent_id}_secret_{new_id('x', 24)[2:]}",
+        "created": created,
+        "customer": customer_id,
+        "description": None,
+        "flow_directions": None,
+        "last_setup_error": None,
+        "latest_attempt": None,
+        "livemode": False,
+        "mandate": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_options": {},
+        "payment_method_types": ["card"],
+        "single_use_mandate": None,
+        "status": "requires_payment_method",
+        "usage": "off_session",
+    }
+
+
+def billing_portal_session(
+    created: int, public_url: str, customer_id: str, return_url: str | None
+) -> Obj:
+    session_id = new_id("bps")
+    return {
+        "id": session_id,
+        "object": "billing_portal.session",
+        "configuration": "bpc_" + new_id("x", 24)[2:],
+        "created": created,
+        "customer": customer_id,
+        "flow": None,
+        "livemode": False,
+        "locale": None,
+        "on_behalf_of": None,
+        "return_url": return_url,
+        "url": f"{public_url}/billing_portal/{session_id}",
+    }
+
+
 def checkout_item(price_obj: Obj, product_obj: Obj | None, quantity: int | None) -> Obj:
     qty = quantity if quantity is not None else 1
     amount = (price_obj["unit_amount"] or 0) * qty

@@ -40,6 +40,8 @@ PREFIXES: dict[str, str] = {
     "pi": "payment_intent",
     "inpay": "invoice_payment",
     "re": "refund",
+    "seti": "setup_intent",
+    "bps": "billing_portal.session",
 }
 
 KIND_NAMES: dict[str, str] = {
@@ -49,6 +51,8 @@ KIND_NAMES: dict[str, str] = {
     "webhook_endpoint": "webhook endpoint",
     "subscription_item": "subscription item",
     "payment_method": "PaymentMethod",
+    "setup_intent": "setupintent",
+    "billing_portal.session": "billing portal session",
 }
 
 

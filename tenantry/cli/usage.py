@@ -70,12 +70,23 @@ def reconcile(
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare the local ledger with Stripe's meter totals; exit 1 on any difference (admin)."""
+    """Compare the local ledger with Stripe's meter totals and with the invoices of the
+    periods that closed in the month; exit 1 on any difference (admin)."""
     cli = Cli.from_options(api_url, token, as_json)
     result = cli.call("GET", "/v1/admin/reconciliation", params={"month": month})
-    cli.out(result, f"{result['month']}: local {result['local_total']}, Stripe "
-            f"{result['stripe_total']}, {len(result['differences'])} difference(s)")  # fmt: skip
-    if result["differences"]:
+    invoice_differences = result.get("invoice_differences", [])
+    lines = [
+        f"{result['month']}: local {result['local_total']}, Stripe {result['stripe_total']}, "
+        f"{len(result['differences'])} difference(s)",
+        f"invoices: {result.get('invoices', 0)} ({result.get('invoice_lines', 0)} metered "
+        f"lines), {len(invoice_differences)} invoice difference(s)",
+    ]
+    lines += [
+        f"  {d['invoice']} {d['event_name']}: ledger {d['local']}, invoice {d['stripe']}"
+        for d in invoice_differences
+    ]
+    cli.out(result, "\n".join(lines))
+    if result["differences"] or invoice_differences:
         raise typer.Exit(1)
 
 

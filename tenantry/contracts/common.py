@@ -78,6 +78,10 @@ def credits_workflow_id(account_id: str) -> str:
     return f"credits-{account_id}"
 
 
+def account_billing_workflow_id(account_id: str) -> str:
+    return f"account-billing-{account_id}"
+
+
 class PodErrorType:
     """`ApplicationError.type` names of the pod layer (beside `contracts.ErrorType`)."""
 

@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from tenantry.rules.plans import (
     FREE_POD_HOURS_PER_MONTH,
     POD_PLANS,
+    SNAPSHOT_METER_EVENT,
     SNAPSHOT_USD_PER_GB_MONTH,
     PodTier,
 )
@@ -53,7 +54,6 @@ STOPPING_EVENT_KINDS = frozenset(
 
 RUNTIME = "runtime"
 SNAPSHOT = "snapshot"
-SNAPSHOT_METER_EVENT = "snapshot_storage_gb_seconds"
 
 
 def runtime_kind(tier: str) -> str:

@@ -66,3 +66,49 @@ POD_PLANS: dict[PodTier, PodPlan] = {
 
 SNAPSHOT_USD_PER_GB_MONTH = Decimal("0.01")
 FREE_POD_HOURS_PER_MONTH = 10
+
+SNAPSHOT_METER_EVENT = "snapshot_storage_gb_seconds"
+RUNTIME_METER_UNIT_SECONDS = 3600  # runtime meters count seconds; prices are per hour
+SNAPSHOT_METER_UNIT_GB_SECONDS = 30 * 24 * 3600  # GB-seconds in the GB-month Stripe bills
+
+
+@dataclass(frozen=True)
+class MeteredPrice:
+    """A Stripe metered price on one of our billing meters.
+
+    Meters count seconds (GB-seconds for snapshots) so the ledger and Stripe agree to
+    the second; the price is per hour (per GB-month) through `transform_quantity`
+    (`divide_by` meter units per package, rounded up per invoice), so the invoice line
+    shows the metered seconds and its amount is whole hours times the hourly price.
+    `unit_cents` is a decimal number of cents, as Stripe's `unit_amount_decimal`.
+    """
+
+    lookup_key: str
+    meter_event_name: str
+    product_name: str
+    unit_cents: Decimal
+    divide_by: int
+
+
+def metered_prices() -> list[MeteredPrice]:
+    """One price per pod tier (its hourly price) and one for snapshot storage."""
+    prices = [
+        MeteredPrice(
+            lookup_key=f"pod-{plan.tier.value.replace('.', '-')}-hourly",
+            meter_event_name=plan.meter_event_name,
+            product_name=f"Pod runtime, {plan.tier.value} (per hour)",
+            unit_cents=plan.hourly_usd * 100,
+            divide_by=RUNTIME_METER_UNIT_SECONDS,
+        )
+        for plan in POD_PLANS.values()
+    ]
+    prices.append(
+        MeteredPrice(
+            lookup_key="snapshot-storage-gb-month",
+            meter_event_name=SNAPSHOT_METER_EVENT,
+            product_name="Snapshot storage (per GB-month)",
+            unit_cents=SNAPSHOT_USD_PER_GB_MONTH * 100,
+            divide_by=SNAPSHOT_METER_UNIT_GB_SECONDS,
+        )
+    )
+    return prices

@@ -12,7 +12,7 @@ from api.app import create_app
 from tests.fixtures.api import api_settings
 
 ERROR_REF = "#/components/schemas/ErrorBody"
-AUTHENTICATED = ("/v1/admin/", "/v1/pods", "/v1/team", "/v1/usage", "/v1/hosts/")
+AUTHENTICATED = ("/v1/admin/", "/v1/pods", "/v1/team", "/v1/usage", "/v1/hosts/", "/v1/billing")
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,12 @@ def test_every_request_body_has_an_example(schema: dict[str, Any]) -> None:
         assert names, (method, path, body_schema)
         for name in names:
             assert components[name].get("examples"), (method, path, name)
+
+
+def test_billing_routes_and_the_402_of_pod_starts_are_declared(schema: dict[str, Any]) -> None:
+    paths = schema["paths"]
+    assert {"401", "403", "503"} <= set(paths["/v1/billing/payment-method"]["post"]["responses"])
+    assert {"401", "403", "404", "422"} <= set(paths["/v1/billing/invoices"]["get"]["responses"])
+    assert "200" in paths["/v1/billing/portal"]["get"]["responses"]
+    assert "402" in paths["/v1/pods"]["post"]["responses"]
+    assert "402" in paths["/v1/pods/{pod_id}/restore"]["post"]["responses"]

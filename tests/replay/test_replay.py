@@ -5,8 +5,10 @@ re-records it (no `workflow.patched`, see `workflows/patches.py` for the policy 
 first release on). Record them all with `TENANTRY_RECORD_HISTORIES=1` while running
 `tests/signup -k happy` (signup-active), `tests/pods/test_pod_workflow.py -k lives`
 (pod-lifecycle), `tests/metering/test_metering_stack.py` and `tests/metering/test_prepaid.py`
-(metering-*, credits-hibernated) and `tests/rollouts/test_rollout_flow.py` (rollout-*,
-tenant-rollback). The histories are in the repository, so none may hold a secret.
+(metering-*, credits-hibernated),
+`tests/billing/test_account_billing_stack.py -k unpaid` (account-billing-grace) and
+`tests/rollouts/test_rollout_flow.py` (rollout-*, tenant-rollback). The histories are in
+the repository, so none may hold a secret.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ RECORDED_TYPES = {
     "PodWorkflow",
     "MeteringWorkflow",
     "CreditsWorkflow",
+    "AccountBillingWorkflow",
     "RolloutWorkflow",
 }
 # What a secret in a payload looks like: tenant secrets by name, key material, Stripe

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.deps import AdminDep, SessionDep, TemporalDep
+from api.deps import AdminDep, SessionDep, SettingsDep, TemporalDep
 from api.responses import errors
 from api.schemas.stripe import RecoveryReport
 from api.stripe_events import handle_event
@@ -25,7 +25,7 @@ router = APIRouter(
 
 @router.post("/recover", response_model=RecoveryReport)
 async def recover_missed_events(
-    *, request: Request, session: SessionDep, temporal: TemporalDep
+    *, request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> RecoveryReport:
     """Applies every event Stripe failed to deliver (each at most once)."""
     client = request.app.state.stripe
@@ -37,7 +37,7 @@ async def recover_missed_events(
     events = await asyncio.to_thread(undelivered)
     outcomes: dict[str, int] = {}
     for event in sorted(events, key=lambda e: e.get("created", 0)):
-        outcome = await handle_event(event, session=session, temporal=temporal)
+        outcome = await handle_event(event, session=session, temporal=temporal, settings=settings)
         key = outcome.split(":")[0]
         outcomes[key] = outcomes.get(key, 0) + 1
     return RecoveryReport(examined=len(events), outcomes=outcomes)

@@ -12,10 +12,11 @@ from devstack.stripe.routes import (
     events,
     meters,
     payments,
+    portal,
     refunds,
 )
 
 
 def add_routes(app: web.Application) -> None:
-    for module in (core, checkout, billing, meters, events, payments, refunds, admin):
+    for module in (core, checkout, billing, meters, events, payments, portal, refunds, admin):
         app.router.add_routes(module.routes)

@@ -55,6 +55,8 @@ async def create_subscription(request: web.Request) -> web.Response:
             "proration_behavior",
             "off_session",
             "payment_settings",
+            "backdate_start_date",
+            "billing_cycle_anchor",
         }
     )
     customer = emu.store.get("customer", p.req("customer"), "customer")
@@ -69,6 +71,8 @@ async def create_subscription(request: web.Request) -> web.Response:
         description=p.str("description"),
         cancel_at_period_end=bool(p.bool("cancel_at_period_end", False)),
         default_payment_method=pm,
+        backdate_start_date=p.int("backdate_start_date"),
+        billing_cycle_anchor=p.int("billing_cycle_anchor"),
     )
     if sub["status"] == "incomplete" and p.str("payment_behavior") == "error_if_incomplete":
         decline = emu.store.get("invoice", sub["latest_invoice"]).get("_decline") or {}

@@ -1,9 +1,15 @@
-"""Checkout Sessions (subscription mode) and the hosted payment page that completes them.
+"""Checkout Sessions (subscription and setup mode) and the hosted page that completes them.
 
 The page at a session's ``url`` is plain HTML with a card form, so a browser, or a test
 with httpx, pays exactly as a customer would: a good test card creates the customer,
 subscription and paid first invoice and redirects to ``success_url``; a declining card
 shows Stripe's decline message and leaves the session open.
+
+Setup mode (``mode=setup``) saves a card for later without charging: the session has a
+SetupIntent from creation; completing it attaches the card to the customer (created if
+the session named none), the SetupIntent succeeds with that ``payment_method``, and
+``setup_intent.succeeded`` then ``checkout.session.completed`` are sent. As at Stripe, the
+card does not become the customer's default payment method: the integration sets it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from devstack.stripe.context import Emulator
 from devstack.stripe.errors import StripeError
 from devstack.stripe.listing import created_filter
 from devstack.stripe.middleware import json_response
-from devstack.stripe.routes.common import emulator, params, path_id, respond, respond_list
+from devstack.stripe.routes.common import (
+    Params,
+    emulator,
+    params,
+    path_id,
+    respond,
+    respond_list,
+)
 from devstack.stripe.store import Obj
 
 routes = web.RouteTableDef()
@@ -63,10 +76,12 @@ async def create_session(request: web.Request) -> web.Response:
     mode = p.str("mode")
     if mode is None:
         raise StripeError("Missing required param: mode.", code="parameter_missing", param="mode")
+    if mode == "setup":
+        return _create_setup_session(request, emu, p)
     if mode != "subscription":
         raise StripeError(
-            f"The local Stripe emulator supports Checkout in `subscription` mode only, not "
-            f"`{mode}`.",
+            f"The local Stripe emulator supports Checkout in `subscription` and `setup` mode "
+            f"only, not `{mode}`.",
             param="mode",
         )
     customer_id, email = p.str("customer"), p.str("customer_email")
@@ -149,6 +164,50 @@ async def create_session(request: web.Request) -> web.Response:
     return respond(request, "checkout.session", session)
 
 
+def _create_setup_session(request: web.Request, emu: Emulator, p: Params) -> web.Response:
+    """``mode=setup``: no line items, nothing charged, a SetupIntent from the start."""
+    if p.sublist("line_items"):
+        raise StripeError("You can not pass `line_items` in `setup` mode.", param="line_items")
+    customer_id, email = p.str("customer"), p.str("customer_email")
+    if customer_id and email:
+        raise StripeError(
+            "You may only specify one of these parameters: customer, customer_email.",
+            param="customer",
+        )
+    customer = emu.store.get("customer", customer_id, "customer") if customer_id else None
+    currency = p.str("currency")
+    if currency is None and "payment_method_types" not in p:
+        raise StripeError(
+            "You must provide `currency` or `payment_method_types` in `setup` mode.",
+            param="currency",
+        )
+    now = emu.store.now_for(customer_id)
+    session = objects.checkout_session(now, emu.config.base_url)
+    intent = emu.store.add("setup_intent", objects.setup_intent(now, customer_id))
+    intent["metadata"] = p.metadata()
+    session.update(
+        {
+            "mode": "setup",
+            "setup_intent": intent["id"],
+            "payment_status": "no_payment_required",
+            "amount_subtotal": None,
+            "amount_total": None,
+            "currency": currency.lower() if currency else None,
+            "customer": customer["id"] if customer else None,
+            "customer_email": email,
+            "client_reference_id": p.str("client_reference_id"),
+            "success_url": p.str("success_url"),
+            "cancel_url": p.str("cancel_url"),
+            "metadata": p.metadata(),
+            "locale": p.str("locale"),
+        }
+    )
+    if "payment_method_types" in p:
+        session["payment_method_types"] = [str(x) for x in p.list("payment_method_types")]
+    emu.store.add("checkout.session", session)
+    return respond(request, "checkout.session", session)
+
+
 def _session(request: web.Request) -> Obj:
     return emulator(request).store.get("checkout.session", path_id(request))
 
@@ -211,7 +270,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 # -- completing a session -----------------------------------------------------------------
 
 
-def _parse_expiry(text: str) -> tuple[int, int] | None:
+def parse_expiry(text: str) -> tuple[int, int] | None:
     digits = [part for part in text.replace("/", " ").split() if part]
     if len(digits) == 1 and len(digits[0]) == 4:
         digits = [digits[0][:2], digits[0][2:]]
@@ -247,7 +306,7 @@ def complete(
             code="invalid_number",
             param="number",
         )
-    parsed = _parse_expiry(expiry)
+    parsed = parse_expiry(expiry)
     today = dt.datetime.now(dt.UTC)
     if parsed is None:
         raise StripeError(
@@ -298,6 +357,18 @@ def complete(
     pm["billing_details"]["email"], pm["billing_details"]["name"] = email, name or None
     emu.store.add("payment_method", pm)
     emu.billing.emit("payment_method.attached", "payment_method", pm, customer=customer["id"])
+    details: Obj = {
+        "address": dict(objects.ADDRESS_NULL),
+        "business_name": None,
+        "email": email,
+        "individual_name": None,
+        "name": name or None,
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    }
+    if session["mode"] == "setup":
+        return _complete_setup(emu, session, customer, pm, details, created_customer)
     if customer["invoice_settings"]["default_payment_method"] is None:
         customer["invoice_settings"]["default_payment_method"] = pm["id"]
     specs = [
@@ -321,18 +392,31 @@ def complete(
             "subscription": sub["id"],
             "invoice": invoice["id"],
             "url": None,
-            "customer_details": {
-                "address": dict(objects.ADDRESS_NULL),
-                "business_name": None,
-                "email": email,
-                "individual_name": None,
-                "name": name or None,
-                "phone": None,
-                "tax_exempt": "none",
-                "tax_ids": [],
-            },
+            "customer_details": details,
         }
     )
+    emu.billing.emit(
+        "checkout.session.completed", "checkout.session", session, customer=customer["id"]
+    )
+    return session
+
+
+def _complete_setup(
+    emu: Emulator, session: Obj, customer: Obj, pm: Obj, details: Obj, created_customer: bool
+) -> Obj:
+    """Setup mode: the card is saved on the customer and the SetupIntent succeeds."""
+    intent = emu.store.get("setup_intent", session["setup_intent"])
+    intent.update({"status": "succeeded", "payment_method": pm["id"], "customer": customer["id"]})
+    session.update(
+        {
+            "status": "complete",
+            "customer": customer["id"],
+            "customer_creation": "always" if created_customer else None,
+            "url": None,
+            "customer_details": details,
+        }
+    )
+    emu.billing.emit("setup_intent.succeeded", "setup_intent", intent, customer=customer["id"])
     emu.billing.emit(
         "checkout.session.completed", "checkout.session", session, customer=customer["id"]
     )
@@ -375,7 +459,11 @@ def render_page(emu: Emulator, session: Obj, error: str = "", email: str = "") -
     return _TEMPLATE.substitute(
         business="Tenantry devstack",
         lines="\n".join(lines),
-        total=html.escape(_money(session["amount_total"] or 0, session["currency"] or "usd")),
+        total=html.escape(
+            "saved for later payments, nothing is charged now"
+            if session["mode"] == "setup"
+            else _money(session["amount_total"] or 0, session["currency"] or "usd")
+        ),
         cancel=cancel,
         session_id=html.escape(session["id"]),
         email=html.escape(email or session["customer_email"] or ""),
@@ -433,6 +521,6 @@ async def checkout_pay(request: web.Request) -> web.Response:
     if success:
         raise web.HTTPSeeOther(success.replace("{CHECKOUT_SESSION_ID}", session["id"]))
     return web.Response(
-        text="<!doctype html><html><body><h1>Thanks for subscribing</h1></body></html>",
+        text="<!doctype html><html><body><h1>Thanks, you are all set</h1></body></html>",
         content_type="text/html",
     )

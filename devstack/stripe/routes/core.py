@@ -434,6 +434,20 @@ def _make_price(store: Store, p: Params, product_id: str | None) -> Obj:
             "trial_period_days": recurring.int("trial_period_days"),
             "usage_type": usage_type,
         }
+    transform = p.sub("transform_quantity")
+    if transform is not None:
+        divide_by = transform.int("divide_by")
+        if divide_by is None:
+            _missing(transform, "divide_by")
+        if divide_by is not None and divide_by < 1:
+            raise StripeError(
+                "This value must be greater than or equal to 1.",
+                param="transform_quantity[divide_by]",
+            )
+        rounding = transform.choice("round", ("up", "down"))
+        if rounding is None:
+            _missing(transform, "round")
+        price["transform_quantity"] = {"divide_by": divide_by, "round": rounding}
     lookup_key = p.str("lookup_key")
     if lookup_key:
         holder = next((x for x in store.all("price") if x["lookup_key"] == lookup_key), None)
