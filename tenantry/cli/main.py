@@ -75,7 +75,17 @@ def doctor() -> None:
 
 
 def _register_groups() -> None:
-    from tenantry.cli import host_agent, hosts, pods, rollouts, signups, tenants, usage, webhooks
+    from tenantry.cli import (
+        host_agent,
+        hosts,
+        pods,
+        pool,
+        rollouts,
+        signups,
+        tenants,
+        usage,
+        webhooks,
+    )
 
     app.add_typer(signups.app, name="signup")
     app.add_typer(tenants.app, name="tenants")
@@ -84,6 +94,7 @@ def _register_groups() -> None:
     app.add_typer(hosts.app, name="hosts")
     app.add_typer(webhooks.app, name="webhooks")
     app.add_typer(rollouts.app, name="rollout")
+    app.add_typer(pool.app, name="pool")
     app.command("host-agent")(host_agent.host_agent)
 
 
