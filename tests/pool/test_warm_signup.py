@@ -3,7 +3,8 @@
 The worker starts the pool's workflow, which boots a pool server; a paid signup claims
 it (the same server, renamed and labelled as the tenant's), goes through DNS and the
 health gate, and the pool refills. A warm signup that fails later gives its server back
-to nobody: it is deleted, and no server is left claimed or leaked.
+to nobody: it is deleted, and no server is left claimed or leaked. A worker killed in
+the middle of a claim leaves it to the next worker, which finishes it with the same server.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from db.models import PoolClaim, PoolServer
+from db.session import make_engine, make_sessionmaker
+from devstack.faults import FaultRule
 from tenantry.contracts.common import server_pool_workflow_id
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
@@ -110,5 +116,42 @@ async def test_a_failed_warm_signup_deletes_its_claimed_server(
         assert warm.id not in [s.id for s in stack.servers()]
         assert "tenant-doomed" not in names
         assert len(names) == 1 and pool["ready"] == 1
+    finally:
+        await _end_pool(temporal_client)
+
+
+@pytest.mark.parametrize("slowed", ["servers.get", "servers.update"], ids=["claimed", "renaming"])
+async def test_a_worker_killed_mid_claim_finishes_it_with_the_same_server(
+    stack_factory: Callable[..., Stack], temporal_client: Client, database_url: str, slowed: str
+) -> None:
+    """SIGKILL once the claim is committed, while the server is looked up or renamed: the
+    next worker finishes the same claim; one server is the tenant's, none is leaked."""
+    stack = stack_factory(**POOL)
+    try:
+        _wait_ready(stack)
+        (warm,) = stack.servers(**{"tenantry/pool": "true"})
+        stack.hetzner.admin.inject(FaultRule(operation=slowed, action="latency", latency_ms=3000))
+        created = stack.signup("crash")
+        pay(created["checkout_url"])
+        sessions = make_sessionmaker(make_engine(database_url))
+
+        def claimed() -> bool:
+            with sessions() as session:
+                return session.scalar(select(PoolClaim.server_name)) is not None
+
+        eventually(claimed, until=bool, timeout=60, what="no claim", interval=0.05)
+        stack.kill_worker()
+        stack.hetzner.admin.clear_faults()
+        stack.start_worker()
+        status = stack.wait_active(created)
+
+        (server,) = stack.servers(**{"tenantry/tenant": status["tenant_id"]})
+        assert (server.id, server.name) == (warm.id, "tenant-crash")
+        pool = _wait_ready(stack, claims=1, misses=0)
+        # The tenant's server and one fresh pool server: nothing else exists.
+        assert len(stack.servers()) == 2 and pool["ready"] == 1
+        with sessions() as session:
+            rows = {r.name: r.status for r in session.scalars(select(PoolServer))}
+        assert rows[warm.name] == "claimed" and sorted(rows.values()) == ["claimed", "ready"]
     finally:
         await _end_pool(temporal_client)
