@@ -10,6 +10,7 @@ the middle of a claim leaves it to the next worker, which finishes it with the s
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,15 +21,18 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
 from db.models import PoolClaim, PoolServer
 from db.session import make_engine, make_sessionmaker
 from devstack.faults import FaultRule
+from tenantry.clients.temporal import DATA_CONVERTER
 from tenantry.contracts.common import server_pool_workflow_id
 from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.support.checkout import pay
 from tests.support.poll import eventually
+from worker.registry import workflows
 
 POOL = {"server_pool_sizes": {"starter/fsn1": 1}, "server_pool_check": 1}
 
@@ -93,6 +97,18 @@ async def test_a_warm_signup_claims_the_pool_server_and_the_pool_refills(
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
         assert "starter" in out and "fsn1" in out and "total a month" in out
+
+        # Both histories replay against the code as it is now (and can be recorded).
+        for workflow_id, name in [
+            ("signup-warm", "signup-warm"),
+            (server_pool_workflow_id("starter", "fsn1"), "server-pool"),
+        ]:
+            history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
+            replayer = Replayer(workflows=workflows(), data_converter=DATA_CONVERTER)
+            await replayer.replay_workflow(history)
+            if os.environ.get("TENANTRY_RECORD_HISTORIES"):
+                target = Path(__file__).parents[1] / "replay" / "histories" / f"{name}.json"
+                target.write_text(history.to_json())
     finally:
         await _end_pool(temporal_client)
 
