@@ -11,7 +11,8 @@ from __future__ import annotations
 import yaml
 
 STACK_COMMAND = """#!/bin/sh
-# tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>: the
+# tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>|
+# personalise <hostname>: the
 # tenant stack, driven by the control plane. `version` is the image tag in the compose
 # file, `running` the tag of the running app container's image (docker inspect; empty
 # when it is not running). `pull <tag>` fetches an image and touches nothing else;
@@ -39,6 +40,13 @@ case "${1:-}" in
   status) $compose ps ;;
   version) version ;;
   running) running ;;
+  personalise)
+    # A warm pool server becomes a tenant's: its env file from stdin, its name, its stack.
+    name="${2:?usage: tenantry-stack personalise <hostname> < stack.env}"
+    env=/etc/tenantry/stack.env
+    (umask 077 && cat > "$env.new") && mv "$env.new" "$env"
+    hostnamectl set-hostname "$name" 2>/dev/null || hostname "$name"
+    $compose up -d --remove-orphans ;;
   pull)
     tag="${2:?usage: tenantry-stack pull <tag>}"; valid_tag "$tag"
     docker pull --quiet "$(repo):$tag" >/dev/null ;;
@@ -52,7 +60,7 @@ case "${1:-}" in
     sed -i "s|^\\( *image: *[^ ]*\\):[^:/ ]*$|\\1:$tag|" "$file"
     $compose up -d --remove-orphans ;;
   *) echo "usage: tenantry-stack start|stop|status|restart|version|running" \\
-       "|pull <tag>|deploy <tag>" >&2
+       "|pull <tag>|deploy <tag>|personalise <hostname>" >&2
      exit 2 ;;
 esac
 """
@@ -79,10 +87,23 @@ def user_data(
     host_key_private: str,
     host_key_public: str,
     authorized_keys: list[str],
-    stack_env: dict[str, str],
+    stack_env: dict[str, str] | None,
     app_image: str,
 ) -> str:
-    env_text = "".join(f"{k}={v}\n" for k, v in sorted(stack_env.items()))
+    """``stack_env`` None: a warm pool server, no tenant's secrets, its stack not started
+    (only its image pulled); `tenantry-stack personalise` makes it a tenant's later."""
+    files: list[dict[str, str]] = []
+    runcmd = [["docker", "pull", app_image]]
+    if stack_env is not None:
+        env_text = "".join(f"{k}={v}\n" for k, v in sorted(stack_env.items()))
+        files.append(
+            {"path": "/etc/tenantry/stack.env", "permissions": "0600", "content": env_text}
+        )
+        runcmd = [["tenantry-stack", "start"]]
+    files += [
+        {"path": "/opt/tenantry/docker-compose.yml", "content": compose_file(app_image)},
+        {"path": "/usr/local/bin/tenantry-stack", "permissions": "0755", "content": STACK_COMMAND},
+    ]
     config = {
         "hostname": hostname,
         "ssh_deletekeys": True,
@@ -91,15 +112,7 @@ def user_data(
         "ssh_authorized_keys": authorized_keys,
         "disable_root": False,
         "packages": ["docker.io", "docker-compose-v2"],
-        "write_files": [
-            {"path": "/etc/tenantry/stack.env", "permissions": "0600", "content": env_text},
-            {"path": "/opt/tenantry/docker-compose.yml", "content": compose_file(app_image)},
-            {
-                "path": "/usr/local/bin/tenantry-stack",
-                "permissions": "0755",
-                "content": STACK_COMMAND,
-            },
-        ],
-        "runcmd": [["tenantry-stack", "start"]],
+        "write_files": files,
+        "runcmd": runcmd,
     }
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, width=4096)

@@ -23,6 +23,7 @@ async def run_pinned(
     user: str = "root",
     connect_timeout: float = 15,
     command_timeout: float = 300,
+    stdin: str | None = None,
 ) -> asyncssh.SSHCompletedProcess:
     """Runs `command` on `host`, refusing any host key but `host_public_key`."""
     try:
@@ -33,7 +34,7 @@ async def run_pinned(
             client_keys=[str(client_key)],
             connect_timeout=connect_timeout,
         ) as conn:
-            return await conn.run(command, check=False, timeout=command_timeout)
+            return await conn.run(command, check=False, timeout=command_timeout, input=stdin)
     except asyncssh.HostKeyNotVerifiable as exc:
         raise ApplicationError(
             f"{host} presented a host key that is not the tenant's",

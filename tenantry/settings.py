@@ -39,6 +39,7 @@ from tenantry.contracts.podhost import (
     POD_BASE_IMAGE_PREFIX,
     PodIsolation,
 )
+from tenantry.rules.plans import TenantTier
 
 # Placeholders are recognisable on purpose: production refuses any secret that starts so.
 PLACEHOLDER_PREFIX = "dev-placeholder-"
@@ -314,6 +315,29 @@ class CoreSettings(BaseSettings):
     # When provisioning fails for good: cancel the subscription, or keep it for a repair.
     failed_signup_subscription: Literal["cancel", "keep"] = "cancel"
 
+    # The warm pool of tenant servers (README "Warm pool"): booted servers kept per
+    # `tier/location`, e.g. {"starter/fsn1": 2} (none: every signup creates its server);
+    # how long without a claim until a pool shrinks to none (the next signup refills it),
+    # and how often a pool checks its count besides the signal each claim sends.
+    server_pool_sizes: dict[str, Annotated[int, Field(ge=0)]] = {}
+    server_pool_idle: Duration = timedelta(hours=6)
+    server_pool_check: Duration = timedelta(minutes=1)
+
+    @field_validator("server_pool_sizes", mode="before")
+    @classmethod
+    def _pool_sizes(cls, value: object) -> object:
+        """JSON text (as in the environment); keys are `tier/location`."""
+        sizes = json.loads(value) if isinstance(value, str) else value
+        if isinstance(sizes, dict):
+            for key in sizes:
+                tier, sep, location = str(key).partition("/")
+                if not sep or tier not in {t.value for t in TenantTier} or not location:
+                    raise ValueError(f"server pool {key!r}: expected `starter|pro/<location>`")
+        return sizes
+
+    def pool_size(self, tier: str, location: str) -> int:
+        return self.server_pool_sizes.get(f"{tier}/{location}", 0)
+
     # Fleet operations: how long a rolled-out tenant may take to answer healthy on the new
     # tag (and again on the old one after a rollback); how often `health-sweep` runs.
     rollout_health_budget: Duration = timedelta(minutes=2)
@@ -423,8 +447,8 @@ class CoreSettings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}"
-            elif isinstance(value, list):
-                value = json.dumps(value)  # how pydantic-settings reads a list
+            elif isinstance(value, list | dict):
+                value = json.dumps(value)  # how pydantic-settings reads a list or a dict
             env[f"TENANTRY_{name.upper()}"] = str(value)
         return env
 

@@ -27,6 +27,7 @@ from tenantry.observability.logs import configure_logging
 from tenantry.observability.tracing import shutdown_tracing
 from tenantry.settings import WorkerSettings
 from worker.observability import HealthCheck, StatusServer
+from worker.pools import ensure_pools
 from worker.product_metrics import ProductMetrics
 from worker.registry import build_activities, workflows
 from worker.schedules import ensure_schedules
@@ -75,6 +76,7 @@ async def _run(settings: WorkerSettings) -> None:
     await ensure_schedules(
         client, settings.task_queue, health_sweep_every=settings.health_sweep_interval
     )
+    await ensure_pools(client, settings)
     engine = make_async_engine(settings.database_url, pool_size=2, max_overflow=0)
     timeout = settings.worker_health_timeout
     with ThreadPoolExecutor(settings.activity_threads, thread_name_prefix="activity") as pool:

@@ -23,10 +23,11 @@ from activities.mail import MailActivities
 from activities.metering import MeteringActivities
 from activities.pods.hosts import PinnedClients, PodHostActivities
 from activities.pods.records import PodRecordActivities
+from activities.pool import PoolActivities
 from activities.rollouts import RolloutActivities
 from activities.tenant_records import RecordActivities
 from activities.tenant_stack import TenantStackActivities
-from activities.userdata import TenantUserData
+from activities.userdata import PoolUserData, TenantUserData
 from db.session import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker
 from tenantry.clients.caddy import CaddyAdmin
 from tenantry.clients.podhost import PodHostClient
@@ -45,6 +46,7 @@ from workflows.credits import CreditsWorkflow
 from workflows.health_sweep import HealthSweepWorkflow
 from workflows.metering import MeteringWorkflow
 from workflows.pod import PodWorkflow
+from workflows.pool import ServerPoolWorkflow
 from workflows.rollout import RolloutWorkflow
 from workflows.signup import SignupWorkflow
 from workflows.tenant import TenantWorkflow
@@ -60,6 +62,7 @@ def workflows() -> list[type]:
         AccountBillingWorkflow,
         RolloutWorkflow,
         HealthSweepWorkflow,
+        ServerPoolWorkflow,
     ]
 
 
@@ -94,6 +97,7 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         image=settings.hetzner_image,
         poll_interval=settings.provider_poll_interval.total_seconds(),
     )
+    pool = pool_activities(settings, sync_sessions)
     dns = DnsActivities(
         route53,
         zone_id=hosted_zone_id(settings, route53),
@@ -139,6 +143,13 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         hetzner.create_server,
         hetzner.delete_server_if_present,
         hetzner.resize_server,
+        pool.pool_census,
+        pool.pool_create_server,
+        pool.pool_delete_server_if_present,
+        pool.pool_retire_server,
+        pool.pool_claim_server,
+        pool.pool_prepare_server,
+        pool.pool_release_if_present,
         stack.run_stack_command,
         dns.upsert_dns_record,
         dns.delete_dns_record_if_present,
@@ -171,6 +182,35 @@ def build_activities(settings: CoreSettings, client: Client) -> Sequence[Callabl
         sweep.health_sweep_page,
         sweep.health_stale_hosts,
     ]
+
+
+def pool_activities(settings: CoreSettings, sync_sessions: Any) -> PoolActivities:
+    """The warm pool's activities: pool servers get generic cloud-init (no tenant's data)."""
+    client = hetzner_client(settings)
+    user_data = PoolUserData(
+        sync_sessions,
+        authorized_keys=[control_plane_public_key(settings)],
+        app_image=settings.tenant_app_image,
+    )
+    poll = settings.provider_poll_interval.total_seconds()
+
+    def hetzner_for(location: str) -> HetznerActivities:
+        return HetznerActivities(
+            client,
+            user_data_for=user_data,
+            location=location or settings.hetzner_location,
+            image=settings.hetzner_image,
+            poll_interval=poll,
+        )
+
+    return PoolActivities(
+        sync_sessions,
+        client,
+        hetzner_for=hetzner_for,
+        ssh_key_path=settings.ssh_key_path,
+        base_domain=settings.base_domain,
+        poll_interval=poll,
+    )
 
 
 def pod_activities(

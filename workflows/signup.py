@@ -41,8 +41,23 @@ with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
     from activities.hetzner import HetznerActivities
     from activities.mail import MailActivities
+    from activities.pool import PoolActivities
     from activities.tenant_records import RecordActivities
-    from tenantry.contracts.common import SA_STAGE, SA_SUBDOMAIN, SA_TENANT_ID, ErrorType
+    from tenantry.contracts.common import (
+        SA_STAGE,
+        SA_SUBDOMAIN,
+        SA_TENANT_ID,
+        ErrorType,
+        server_pool_workflow_id,
+    )
+    from tenantry.contracts.pool import (
+        PoolClaim,
+        PoolClaimInput,
+        PoolDemand,
+        PoolKey,
+        PoolPrepareInput,
+        PoolReleaseInput,
+    )
     from tenantry.contracts.signup import (
         ApprovalDecision,
         CheckoutClosed,
@@ -59,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         ProvisioningEvent,
         RefundInput,
         RefundResult,
+        ServerInfo,
         ServerRef,
         ServerSpec,
         SignupAccepted,
@@ -74,6 +90,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from tenantry.contracts.tenant import TenantInput
     from tenantry.rules.plans import TENANT_PLANS, TenantTier
+    from workflows.pool import ServerPoolWorkflow
     from workflows.tenant import TenantWorkflow
 
 from workflows.policies import (
@@ -302,31 +319,38 @@ class SignupWorkflow:
         workflow.upsert_search_attributes([SA_TENANT_ID.value_set(self._tenant_id)])
         self._log("tenant.created", tenant_id=self._tenant_id)
 
-        # Server: register the undo first; the create may land and still fail.
+        # Server: a warm one from the pool when there is a pool, else a new one.
         await self._enter(Stage.SERVER, SignupStatus.PROVISIONING)
         server_name = f"tenant-{inp.subdomain}"
-        undo.append(
-            lambda: self._undo_activity(
-                HetznerActivities.delete_server_if_present, ServerRef(name=server_name)
+        labels = {
+            "tenantry/managed": "true",
+            "tenantry/tenant": self._tenant_id,
+            "tenantry/subdomain": inp.subdomain,
+        }
+        host_key = keys.ssh_host_public_key
+        warm = await self._claim_warm_server(server_name, labels) if inp.pool_location else None
+        if warm is not None:
+            server, host_key = warm
+        else:
+            # Register the undo first; the create may land and still fail.
+            undo.append(
+                lambda: self._undo_activity(
+                    HetznerActivities.delete_server_if_present, ServerRef(name=server_name)
+                )
             )
-        )
-        server = await step(
-            HetznerActivities.create_server,
-            ServerSpec(
-                name=server_name,
-                tenant_id=self._tenant_id,
-                subdomain=inp.subdomain,
-                server_type=TENANT_PLANS[TenantTier(inp.tier)].server_type,
-                labels={
-                    "tenantry/managed": "true",
-                    "tenantry/tenant": self._tenant_id,
-                    "tenantry/subdomain": inp.subdomain,
-                },
-            ),
-            limit=HOST_TIMEOUT,
-            heartbeat=HEARTBEAT,
-            retry=STEP_RETRY,
-        )
+            server = await step(
+                HetznerActivities.create_server,
+                ServerSpec(
+                    name=server_name,
+                    tenant_id=self._tenant_id,
+                    subdomain=inp.subdomain,
+                    server_type=TENANT_PLANS[TenantTier(inp.tier)].server_type,
+                    labels=labels,
+                ),
+                limit=HOST_TIMEOUT,
+                heartbeat=HEARTBEAT,
+                retry=STEP_RETRY,
+            )
         tenant.server_id, tenant.server_name, tenant.server_ip = (
             server.server_id,
             server.name,
@@ -362,7 +386,7 @@ class SignupWorkflow:
                 host_header=record.fqdn,
                 deadline=workflow.now() + budget,
                 ssh_host=server.ipv4,
-                ssh_host_public_key=keys.ssh_host_public_key,
+                ssh_host_public_key=host_key,
             ),
             limit=budget + timedelta(minutes=2),
             heartbeat=HEARTBEAT,
@@ -418,6 +442,51 @@ class SignupWorkflow:
                 ),
             )
         await self._enter(Stage.ACTIVE, SignupStatus.ACTIVE, "tenant is active")
+
+    # -- the warm pool's claim step ---------------------------------------------------
+    async def _claim_warm_server(
+        self, name: str, labels: dict[str, str]
+    ) -> tuple[ServerInfo, str] | None:
+        """Claims a booted server from the pool (see workflows/pool.py) and makes it the
+        tenant's; None when the pool is empty. The claim is keyed by the signup id, so a
+        retry gets the same server; its undo (registered first) deletes it again."""
+        inp = self._inp
+        assert inp.pool_location is not None
+        key = PoolKey(tier=inp.tier, location=inp.pool_location)
+        release = PoolReleaseInput(signup_id=inp.signup_id)
+        self._undo.append(
+            lambda: self._undo_activity(PoolActivities.pool_release_if_present, release)
+        )
+        claim: PoolClaim = await step(
+            PoolActivities.pool_claim_server,
+            PoolClaimInput(signup_id=inp.signup_id, tenant_id=self._tenant_id, key=key),
+            limit=self._quick,
+            retry=STEP_RETRY,
+        )
+        pool = workflow.get_external_workflow_handle_for(
+            ServerPoolWorkflow.run, server_pool_workflow_id(key.tier, key.location)
+        )
+        demand = PoolDemand(signup_id=inp.signup_id, hit=claim.server is not None)
+        with contextlib.suppress(Exception):  # no pool workflow: nothing to refill
+            await pool.signal(ServerPoolWorkflow.demand, demand)
+        if claim.server is None or claim.host_public_key is None:
+            self._log("pool.miss", location=key.location)
+            return None
+        self._log("pool.claimed", pool_server=claim.server.name, server_id=claim.server.server_id)
+        server: ServerInfo = await step(
+            PoolActivities.pool_prepare_server,
+            PoolPrepareInput(
+                signup_id=inp.signup_id,
+                tenant_id=self._tenant_id,
+                subdomain=inp.subdomain,
+                name=name,
+                labels=labels,
+            ),
+            limit=PAGE_TIMEOUT,
+            heartbeat=HEARTBEAT,
+            retry=STEP_RETRY,
+        )
+        return server, claim.host_public_key
 
     # -- endings ----------------------------------------------------------------------
     async def _fail(self, err: BaseException) -> None:

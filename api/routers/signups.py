@@ -80,6 +80,9 @@ async def create_signup(
             payment_grace_seconds=settings.payment_grace.total_seconds(),
             tenant_history_limit=settings.tenant_history_limit,
             late_payment=settings.late_payment,
+            pool_location=settings.hetzner_location
+            if settings.pool_size(body.tier.value, settings.hetzner_location) > 0
+            else None,
         ),
         id=signup_workflow_id(body.subdomain),
         task_queue=settings.task_queue,

@@ -6,6 +6,7 @@ from db.models.audit import AuditLogEntry
 from db.models.billing import CreditEntry, MeteringRun, ProcessedWebhookEvent, UsageRecord
 from db.models.idempotency import IdempotencyKey
 from db.models.pods import Host, HostJoinToken, Pod, PodEvent, Snapshot
+from db.models.pool import PoolClaim, PoolServer
 from db.models.rollouts import Rollout, RolloutTenant, TenantHealth
 from db.models.tenants import ProvisioningLogEntry, Signup, Tenant
 
@@ -22,6 +23,8 @@ __all__ = [
     "MeteringRun",
     "Pod",
     "PodEvent",
+    "PoolClaim",
+    "PoolServer",
     "ProcessedWebhookEvent",
     "ProvisioningLogEntry",
     "Rollout",

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from devstack.hetzner.app import build_app
-from devstack.hetzner.config import DEFAULT_PORT, DEFAULT_TOKEN, EmulatorConfig
+from devstack.hetzner.config import DEFAULT_PORT, DEFAULT_TOKEN, EmulatorConfig, parse_latency
 
 
 def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
@@ -29,7 +29,14 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     p.add_argument("--sshd", dest="sshd_path", default="/usr/sbin/sshd")
     p.add_argument("--persist", action="store_true",
                    help="keep servers in <state-dir>/state.json across restarts")  # fmt: skip
+    p.add_argument("--latency", dest="server_latency", action="append", default=[],
+                   metavar="TYPE=RUNNING:HEALTHY",
+                   help="realistic delays per server type (* for all), e.g. '*=45:20'")  # fmt: skip
     args = p.parse_args(argv)
+    try:
+        args.server_latency = dict(parse_latency(item) for item in args.server_latency)
+    except ValueError as exc:
+        p.error(f"--latency: {exc}")
     if not args.host.startswith("127."):
         p.error("--host must be a loopback address (127.x)")
     if args.boot_delay < 0 or args.action_duration < 0 or args.rate_limit < 1:

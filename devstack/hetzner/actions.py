@@ -93,12 +93,14 @@ class ActionRunner:
         effect: Effect | None = None,
         on_error: Effect | None = None,
         after: Action | None = None,
+        duration: float | None = None,
     ) -> Action:
+        """``duration`` overrides the configured one (a server type's create latency)."""
         action = Action(
             id=self._next_id,
             command=command,
             resources=[{"id": server_id, "type": "server"}],
-            duration=self.duration,
+            duration=self.duration if duration is None else duration,
         )
         self._next_id += 1
         self.actions[action.id] = action

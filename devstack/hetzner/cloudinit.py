@@ -1,7 +1,8 @@
 """The part of cloud-init that the product relies on, applied to a server's root directory.
 
 Honoured: ``ssh_keys`` (host keys, so the workflow can pin them instead of trusting on
-first use), ``ssh_authorized_keys`` (root's keys), and ``write_files``. Files land under
+first use), ``ssh_authorized_keys`` (root's keys), ``write_files``, and whether
+``runcmd`` starts the tenant stack (``tenantry-stack start``). Files land under
 the server's own root directory, never in the machine's real ``/``.
 """
 
@@ -33,6 +34,13 @@ class CloudConfig:
     host_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     authorized_keys: list[str] = field(default_factory=list)
     write_files: list[WriteFile] = field(default_factory=list)
+    # None: no ``runcmd`` given. The stack runs after first boot unless a ``runcmd``
+    # is given that does not start it (a warm pool server only pulls its image).
+    runcmd: list[list[str]] | None = None
+
+    @property
+    def starts_stack(self) -> bool:
+        return self.runcmd is None or ["tenantry-stack", "start"] in self.runcmd
 
 
 def parse(user_data: str | None) -> CloudConfig:
@@ -49,7 +57,14 @@ def parse(user_data: str | None) -> CloudConfig:
         host_keys=_host_keys(doc.get("ssh_keys") or {}),
         authorized_keys=[str(k).strip() for k in doc.get("ssh_authorized_keys") or []],
         write_files=[_write_file(f) for f in doc.get("write_files") or []],
+        runcmd=_runcmd(doc["runcmd"]) if "runcmd" in doc else None,
     )
+
+
+def _runcmd(raw: Any) -> list[list[str]]:
+    if not isinstance(raw, list):
+        raise CloudInitError("runcmd must be a list")
+    return [[str(a) for a in c] if isinstance(c, list) else str(c).split() for c in raw]
 
 
 def _host_keys(raw: Any) -> dict[str, tuple[str, str]]:

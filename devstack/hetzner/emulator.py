@@ -17,7 +17,7 @@ from typing import Any
 
 from devstack.hetzner import catalog
 from devstack.hetzner.actions import Action, ActionRunner
-from devstack.hetzner.config import EmulatorConfig
+from devstack.hetzner.config import EmulatorConfig, ServerLatency
 from devstack.hetzner.errors import HetznerError, invalid_input, not_found
 from devstack.hetzner.ippool import AddressPool
 from devstack.hetzner.machine import Machine
@@ -52,7 +52,10 @@ class Emulator:
     # -- settings ---------------------------------------------------------------------
 
     def set_config(self, *, boot_delay: float | None = None, action_duration: float | None = None,
-                   rate_limit: int | None = None) -> None:  # fmt: skip
+                   rate_limit: int | None = None,
+                   server_latency: dict[str, ServerLatency] | None = None) -> None:  # fmt: skip
+        if server_latency is not None:
+            self.config.server_latency = dict(server_latency)
         if boot_delay is not None:
             self.config.boot_delay = boot_delay
         if action_duration is not None:
@@ -158,10 +161,17 @@ class Emulator:
                 server.status = "starting" if start else "off"
                 self.changed()
 
-        create = self.runner.start("create_server", server.id, effect=created, on_error=created)
+        # A type with a create latency: the create action takes that long and its
+        # start_server finishes with it, so the server is running after the latency.
+        latency = self.config.latency_for(stype.name)
+        create_for = latency.running or None
+        create = self.runner.start("create_server", server.id, effect=created, on_error=created,
+                                   duration=create_for)  # fmt: skip
         next_actions = []
         if start:
-            next_actions.append(self._start_action(server, after=create))
+            next_actions.append(
+                self._start_action(server, after=create, duration=0.0 if create_for else None)
+            )
         self.changed()
         return server, create, next_actions, (None if ssh_keys else _root_password())
 
@@ -178,13 +188,15 @@ class Emulator:
     def authorized_keys(self, server: Server) -> list[str]:
         return [self.ssh_keys[k].public_key for k in server.ssh_keys if k in self.ssh_keys]
 
-    def _start_action(self, server: Server, *, after: Action | None = None) -> Action:
+    def _start_action(
+        self, server: Server, *, after: Action | None = None, duration: float | None = None
+    ) -> Action:
         previous = server.status
 
         async def started() -> None:
             if server.id in self.servers:
                 server.status = "running"
-                self.machines[server.id].power_on(self.config.boot_delay)
+                self._power_on(server)
                 self.changed()
 
         async def failed() -> None:
@@ -193,7 +205,12 @@ class Emulator:
         if after is None:
             server.status = "starting"
         return self.runner.start("start_server", server.id, effect=started, on_error=failed,
-                                 after=after)  # fmt: skip
+                                 after=after, duration=duration)  # fmt: skip
+
+    def _power_on(self, server: Server) -> None:
+        """Boots the machine with the server type's boot-to-health latency."""
+        healthy = self.config.latency_for(server.server_type).healthy
+        self.machines[server.id].power_on(self.config.boot_delay, healthy_after=healthy)
 
     def update_server(self, server: Server, *, name: str | None,
                       labels: dict[str, str] | None) -> None:  # fmt: skip
@@ -249,7 +266,7 @@ class Emulator:
             machine = self.machines[server.id]
             await machine.power_off()
             if server.status == "running":
-                machine.power_on(self.config.boot_delay)
+                self._power_on(server)
 
         return self.runner.start(command, server.id, effect=restarted)
 
@@ -299,7 +316,7 @@ class Emulator:
                 server.user_data = user_data
             machine.provision(server.name, server.user_data, self.authorized_keys(server))
             server.status = "running"
-            machine.power_on(self.config.boot_delay)
+            self._power_on(server)
             self.changed()
 
         async def failed() -> None:
@@ -375,6 +392,7 @@ class Emulator:
                 "host_keys": machine.host_public_keys if machine else {},
                 "stack": machine.fs.stack_state() if machine else None,
                 "stack_version": machine.fs.stack_version() if machine else None,
+                "healthy_in": machine.fs.seconds_until_healthy() if machine else None,
                 "labels": server.labels,
             })  # fmt: skip
         return rows

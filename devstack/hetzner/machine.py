@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Literal
 
 from devstack.hetzner import cloudinit, hostkeys
-from devstack.hetzner.serverfs import STACK_RUNNING, ServerFS
+from devstack.hetzner.serverfs import STACK_RUNNING, STACK_STOPPED, ServerFS
 from devstack.hetzner.sshd import Sshd, SshdError, kill_stale
 from devstack.hetzner.stack import StackListener
 
@@ -71,6 +72,8 @@ class Machine:
             self.host_public_keys[kind] = public
         keys = [*config.authorized_keys, *extra_keys]
         self.fs.authorized_keys.write_text("".join(k + "\n" for k in keys))
+        if not config.starts_stack:
+            self.fs.set_stack_state(STACK_STOPPED)
         try:
             cloudinit.apply_files(config, self.fs.root)
         except (cloudinit.CloudInitError, OSError) as exc:
@@ -91,12 +94,14 @@ class Machine:
         if self.fs.path.exists():
             self.fs.hostname_file.write_text(name + "\n")
 
-    def power_on(self, boot_delay: float) -> None:
-        """Starts booting; sshd and the stack answer ``boot_delay`` seconds later."""
+    def power_on(self, boot_delay: float, *, healthy_after: float = 0.0) -> None:
+        """Starts booting; sshd and the stack answer ``boot_delay`` seconds later, and
+        cloud-init (so the stack's health) is done ``healthy_after`` seconds from now."""
         if self._boot is not None and not self._boot.done():
             return
         if self.state == "up":
             return
+        self.fs.set_healthy_at(time.time() + healthy_after if healthy_after > 0 else None)
         self.state, self.error = "booting", None
         self._boot = asyncio.create_task(self._run_boot(boot_delay))
 

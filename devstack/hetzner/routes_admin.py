@@ -6,7 +6,8 @@
   ``failing_stack_tags`` (image tags whose tenant app answers ``/health`` with 503 once
   ``tenantry-stack deploy`` put them on a server: a bad release, to test rollbacks) and
   ``failing_pulls`` (``{tag: n}``: the next n pulls of that tag fail on any server, as a
-  registry's timeout would).
+  registry's timeout would) and ``server_latency`` (``{type or "*": {"running": s,
+  "healthy": s}}``: create -> running, running -> healthy; realistic delays for benches).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from devstack.hetzner.actions import ActionFailure
+from devstack.hetzner.config import ServerLatency
 from devstack.hetzner.web import emulator
 
 routes = web.RouteTableDef()
@@ -29,6 +31,7 @@ class ConfigUpdate(BaseModel):
     action_failures: list[ActionFailure] | None = None
     failing_stack_tags: list[str] | None = None
     failing_pulls: dict[str, int] | None = None
+    server_latency: dict[str, ServerLatency] | None = None
 
 
 def _config_view(request: web.Request) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def _config_view(request: web.Request) -> dict[str, Any]:
         "action_failures": [f.model_dump() for f in emu.runner.failures],
         "failing_stack_tags": list(emu.config.failing_stack_tags),
         "failing_pulls": emu.failing_pulls(),
+        "server_latency": {t: v.model_dump() for t, v in emu.config.server_latency.items()},
     }
 
 
@@ -63,7 +67,8 @@ async def admin_set_config(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=400)
     emu = emulator(request)
     emu.set_config(boot_delay=update.boot_delay, action_duration=update.action_duration,
-                   rate_limit=update.rate_limit)  # fmt: skip
+                   rate_limit=update.rate_limit,
+                   server_latency=update.server_latency)  # fmt: skip
     if update.action_failures is not None:
         emu.runner.failures = list(update.action_failures)
     if update.failing_stack_tags is not None:

@@ -145,6 +145,26 @@ class ServerFS:
                 f.write(tag + "\n")
         return None
 
+    @property
+    def healthy_at_file(self) -> Path:
+        return self.path / "cloudinit.done_at"
+
+    def set_healthy_at(self, when: float | None) -> None:
+        """When this boot's cloud-init finishes (a server type's boot-to-health latency);
+        None: at once."""
+        if when is None:
+            self.healthy_at_file.unlink(missing_ok=True)
+        else:
+            self.healthy_at_file.write_text(f"{when}\n")
+
+    def seconds_until_healthy(self) -> float:
+        """How long cloud-init still runs on this boot (0 once it is done)."""
+        try:
+            done_at = float(self.healthy_at_file.read_text().strip())
+        except (OSError, ValueError):
+            return 0.0
+        return max(0.0, done_at - time.time())
+
     def mark_started(self) -> None:
         """The stack's containers were (re)created now: they take a moment to answer."""
         self.started_file.write_text(f"{time.time()}\n")

@@ -15,8 +15,11 @@ emulated server can never run anything on the real machine:
   failed pull leaves the file as it was. Whether a tag's app is healthy is the emulator's business
   (``failing_stack_tags`` in ``/_admin/config``), as it would be the image's on a real
   server;
+- ``tenantry-stack personalise <hostname>``: a warm pool server becomes a tenant's: the
+  stack's env file from stdin, the hostname, the stack started;
 - ``cat <path>...``: files that cloud-init ``write_files`` put on the server;
-- ``true``, ``hostname``, ``uname [-a]``, ``cloud-init status [--wait]``.
+- ``true``, ``hostname``, ``uname [-a]``, ``cloud-init status [--wait]`` (``running``
+  until the boot-to-health latency has passed; ``--wait`` waits for it).
 
 Anything else exits 127 with a message on stderr, as a shell would.
 """
@@ -24,13 +27,16 @@ Anything else exits 127 with a message on stderr, as a shell would.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
+import time
 from pathlib import Path, PurePosixPath
 
 from devstack.hetzner.serverfs import STACK_RUNNING, STACK_STOPPED, TAG_PATTERN, ServerFS
 
 KERNEL = "6.8.0-tenantry"
+HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def _stack(fs: ServerFS, args: list[str]) -> int:
@@ -61,15 +67,37 @@ def _stack(fs: ServerFS, args: list[str]) -> int:
         if fs.stack_state() == STACK_RUNNING:
             print(fs.running_version() or "")
         return 0
+    if len(args) == 2 and args[0] == "personalise":
+        return _personalise(fs, args[1])
     if len(args) == 2 and args[0] == "pull":
         return _pull(fs, args[1])
     if len(args) == 2 and args[0] == "deploy":
         return _deploy(fs, args[1])
     print(
-        "usage: tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>",
+        "usage: tenantry-stack start|stop|status|restart|version|running|pull <tag>|deploy <tag>"
+        "|personalise <hostname>",
         file=sys.stderr,
     )
     return 2
+
+
+def _personalise(fs: ServerFS, hostname: str) -> int:
+    """A warm pool server becomes a tenant's: the env file from stdin, its hostname, the
+    stack started (recreated, so it answers after a moment)."""
+    if not HOSTNAME.match(hostname):
+        print(f"invalid hostname {hostname!r}", file=sys.stderr)
+        return 2
+    env = fs.root / "etc" / "tenantry" / "stack.env"
+    env.parent.mkdir(parents=True, exist_ok=True)
+    tmp = env.with_suffix(".new")
+    tmp.touch(mode=0o600)
+    tmp.write_bytes(sys.stdin.buffer.read())
+    tmp.replace(env)
+    fs.hostname_file.write_text(hostname + "\n")
+    fs.set_stack_state(STACK_RUNNING)
+    fs.mark_started()
+    print(f"tenant stack personalised for {hostname}")
+    return 0
 
 
 def _pull(fs: ServerFS, tag: str) -> int:
@@ -142,6 +170,11 @@ def run(command: str, fs: ServerFS) -> int:
         print(f"Linux {host} {KERNEL} #1 SMP x86_64 GNU/Linux" if args else "Linux")
         return 0
     if name == "cloud-init" and args in (["status"], ["status", "--wait"]):
+        left = fs.seconds_until_healthy()
+        if left > 0 and "--wait" not in args:
+            print("status: running")
+            return 0
+        time.sleep(left)
         print("status: done")
         return 0
     print(f"sh: 1: {name}: not found", file=sys.stderr)

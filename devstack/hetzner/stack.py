@@ -2,8 +2,9 @@
 
 ``GET /health`` reads the stack state that ``tenantry-stack start|stop|deploy`` writes over
 SSH, so the answer follows what the product did to the server, not emulator bookkeeping:
-``{"status": "ok", "version": "<image tag>"}`` while the stack runs, 503 while it is
-stopped, for a moment after it was (re)created, and for good while it runs an image tag
+``{"status": "ok", "version": "<image tag>"}`` while the stack runs, 503 while cloud-init
+still runs on this boot (the server type's boot-to-health latency), while it is stopped,
+for a moment after it was (re)created, and for good while it runs an image tag
 the emulator was told is broken (``failing_stack_tags`` in ``/_admin/config``): the
 release that boots but never answers healthy.
 """
@@ -30,6 +31,8 @@ async def _health(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"stack": state}
     if version is not None:
         body["version"] = version
+    if fs.seconds_until_healthy() > 0:
+        return web.json_response({"status": "booting", **body}, status=503)
     if state != STACK_RUNNING:
         return web.json_response({"status": "unavailable", **body}, status=503)
     since = fs.seconds_since_start()

@@ -81,6 +81,7 @@ def _register_groups() -> None:
         hosts,
         keys,
         pods,
+        pool,
         rollouts,
         signups,
         tenants,
@@ -97,6 +98,7 @@ def _register_groups() -> None:
     app.add_typer(hosts.app, name="hosts")
     app.add_typer(webhooks.app, name="webhooks")
     app.add_typer(rollouts.app, name="rollout")
+    app.add_typer(pool.app, name="pool")
     app.command("host-agent")(host_agent.host_agent)
 
 

@@ -101,3 +101,7 @@ class PodErrorType:
         "SnapshotNotFound",
         "SnapshotCorrupt",
     )
+
+
+def server_pool_workflow_id(tier: str, location: str) -> str:
+    return f"server-pool-{tier}-{location}"

@@ -56,6 +56,9 @@ class SignupInput(BaseModel):
     # A payment completed before the window closed whose webhook is late: provision it,
     # or cancel and refund it.
     late_payment: str = "provision"
+    # Set when the warm pool of this tier at this location has a size: claim a booted
+    # server from it first (an empty pool: create one, as without a pool).
+    pool_location: str | None = None
 
 
 class CheckoutRequest(BaseModel):

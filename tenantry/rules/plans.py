@@ -23,6 +23,9 @@ class TenantPlan:
     tier: TenantTier
     server_type: str
     monthly_cents: int
+    # What the plan's server costs us a month (Hetzner's list price, in CURRENCY): a
+    # warm pool server costs this while it waits for a signup.
+    server_monthly_cents: int = 0
 
     @property
     def price_lookup_key(self) -> str:
@@ -30,8 +33,8 @@ class TenantPlan:
 
 
 TENANT_PLANS: dict[TenantTier, TenantPlan] = {
-    TenantTier.STARTER: TenantPlan(TenantTier.STARTER, "cpx21", 2900),
-    TenantTier.PRO: TenantPlan(TenantTier.PRO, "ccx13", 7900),
+    TenantTier.STARTER: TenantPlan(TenantTier.STARTER, "cpx21", 2900, server_monthly_cents=899),
+    TenantTier.PRO: TenantPlan(TenantTier.PRO, "ccx13", 7900, server_monthly_cents=1499),
 }
 
 
@@ -112,3 +115,8 @@ def metered_prices() -> list[MeteredPrice]:
         )
     )
     return prices
+
+
+def pool_monthly_cents(tier: str, servers: int) -> int:
+    """What `servers` warm pool servers of a tier cost a month."""
+    return TENANT_PLANS[TenantTier(tier)].server_monthly_cents * servers

@@ -62,6 +62,7 @@ EXPECTED = {
     ("GET", "/v1/admin/signups", ADMIN),
     ("POST", "/v1/admin/signups/{signup_id}/approve", ADMIN),
     ("POST", "/v1/admin/signups/{signup_id}/reject", ADMIN),
+    ("GET", "/v1/admin/pool", ADMIN),
     ("GET", "/v1/admin/tenants", ADMIN),
     ("GET", "/v1/admin/tenants/{tenant_id}", ADMIN),
     ("POST", "/v1/admin/tenants/{tenant_id}/suspend", ADMIN),

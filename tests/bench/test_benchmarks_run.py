@@ -23,6 +23,11 @@ SMALL = {
     "pods": {"BENCH_PODS_ROUNDS": "1", "BENCH_PODS_MB": "8"},
     "signup": {"BENCH_SIGNUP_ROUNDS": "1"},
     "throughput": {"BENCH_THROUGHPUT_SIGNUPS": "4"},
+    "warm_signup": {
+        "BENCH_WARM_SIGNUP_ROUNDS": "1",
+        "BENCH_WARM_SIGNUP_RUNNING": "2",
+        "BENCH_WARM_SIGNUP_HEALTHY": "1",
+    },
     "worker_memory": {"BENCH_WORKER_MEMORY_PODS": "100", "BENCH_WORKER_MEMORY_SECONDS": "4"},
 }
 

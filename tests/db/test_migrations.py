@@ -39,6 +39,8 @@ EXPECTED_TABLES = {
     "rollout_tenants",
     "tenant_health",
     "idempotency_keys",
+    "pool_servers",
+    "pool_claims",
 }
 
 

@@ -6,9 +6,10 @@ first release on). Record them all with `TENANTRY_RECORD_HISTORIES=1` while runn
 `tests/signup -k happy` (signup-active), `tests/pods/test_pod_workflow.py -k lives`
 (pod-lifecycle), `tests/metering/test_metering_stack.py` and `tests/metering/test_prepaid.py`
 (metering-*, credits-hibernated),
-`tests/billing/test_account_billing_stack.py -k unpaid` (account-billing-grace) and
-`tests/rollouts/test_rollout_flow.py` (rollout-*, tenant-rollback). The histories are in
-the repository, so none may hold a secret.
+`tests/billing/test_account_billing_stack.py -k unpaid` (account-billing-grace),
+`tests/rollouts/test_rollout_flow.py` (rollout-*, tenant-rollback) and
+`tests/pool/test_warm_signup.py -k refills` (signup-warm, server-pool). The histories are
+in the repository, so none may hold a secret.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ RECORDED_TYPES = {
     "CreditsWorkflow",
     "AccountBillingWorkflow",
     "RolloutWorkflow",
+    "ServerPoolWorkflow",
 }
 # What a secret in a payload looks like: tenant secrets by name, key material, Stripe
 # keys and webhook secrets, the pod secret the tests create, and people's addresses in

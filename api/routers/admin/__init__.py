@@ -13,6 +13,7 @@ from api.routers.admin import (
     health,
     hosts,
     metering,
+    pool,
     reconciliation,
     rollouts,
     signups,
@@ -32,5 +33,6 @@ routers: tuple[APIRouter, ...] = tuple(
         reconciliation,
         rollouts,
         health,
+        pool,
     )
 )
