@@ -1,6 +1,6 @@
 """Pod snapshots: the workspace volume as a zstd tar, streamed host -> SSH -> S3 and back.
 
-What a snapshot holds: the workspace volume only (``docker cp pod:/workspace -``), not
+What a snapshot holds: the workspace volume only (a tar of ``workspace/...``), not
 the container's root filesystem. A pod's root filesystem is its image plus its config,
 which restore recreates; ``docker export`` would copy the whole image into every
 snapshot (gigabytes for real dev images, to keep kilobytes of user changes), and
@@ -53,7 +53,6 @@ from tenantry.contracts.podhost import (
     SnapshotInput,
     SnapshotVerification,
     VerifySnapshotInput,
-    container_name,
 )
 
 if TYPE_CHECKING:
@@ -98,9 +97,7 @@ class PodSnapshots:
         async with self._ssh.connect(input.host) as conn:
             if await self._containers.inspect(conn, input.host, input.pod_id) is None:
                 raise ContainerNotFound(f"{input.host.name}: no pod {input.pod_id} to snapshot")
-            script = (
-                f"docker cp {container_name(input.pod_id)}:/workspace - | zstd -q -c -{ZSTD_LEVEL}"
-            )
+            script = f"{self._workspace_tar_script(input.pod_id)} | zstd -q -c -{ZSTD_LEVEL}"
             with translate(where):
                 upload = await asyncio.to_thread(
                     self._s3.create_multipart_upload,
@@ -152,6 +149,21 @@ class PodSnapshots:
             sha256=digest,
             parts=len(parts),
             etag=etag if expected_etag is not None and etag == expected_etag else None,
+        )
+
+    def _workspace_tar_script(self, pod_id: str) -> str:
+        """The workspace as a tar of ``workspace/...``, what ``docker cp pod:/workspace -``
+        gives, read straight from the pod's own filesystem on the host.
+
+        ``docker cp`` relays every byte through dockerd's API and took ~0.9 s more per
+        200 MB than tar here (``bench pods``: host_pipelines_docker_cp_vs_tar). Reading
+        as root is safe where writing would not be: tar stores symlinks as links and never
+        follows them. The workspace is mounted again first if it is not (a host reboot).
+        """
+        image, mount = (shlex.quote(p) for p in self._containers.workspace_paths(pod_id))
+        return (
+            f"{{ mountpoint -q {mount} || mount -o loop,nosuid,nodev {image} {mount}; }} && "
+            f"tar -C {mount} --numeric-owner --transform 's,^\\.,workspace,' -c ."
         )
 
     async def _upload_stream(
