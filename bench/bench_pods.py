@@ -679,13 +679,13 @@ METHOD = (
 )
 BOUNDS = (
     "What bounds the rest (profiled with py-spy and per-process CPU on the worker): "
-    "(1) docker cp: the product reads and writes workspaces through the Docker API (no "
-    "root on the host, extraction chrooted by dockerd), the baseline tars the volume's "
-    "directory as root; host_pipelines_docker_cp_vs_tar gives the cost on the host alone, "
-    "and dockerd 20.10 takes no zstd-compressed tar to skip the relay of 200 MB. "
+    "(1) docker cp: the product now reads workspaces with tar on the host (as the "
+    "baseline does) but still writes them back through the Docker API (extraction "
+    "chrooted by dockerd, into a helper container), the baseline untars as root; "
+    "host_pipelines_docker_cp_vs_tar gives the cost on the host alone. "
     "(2) Orchestration in workflows/pod.py: every step is its own activity with its own "
     "SSH connection and Temporal round trip (record status, edge route, stop, snapshot "
-    "row, snapshot, verify, snapshot row, remove container, remove workspace, record "
+    "row, snapshot, verify, snapshot row, keep or free the pod on its host, record "
     "status for a hibernate), see product_time_median_ms: other activities plus gaps. "
     "(3) Integrity the raw pipeline does not have: the snapshot's sha256 and every part's "
     "MD5 are computed on the way (~0.1 s per 100 MB of worker CPU here), and the object is "
@@ -714,6 +714,14 @@ def notes(by_runtime: dict[str, dict[str, Any]]) -> str:
         into = docker_cp["in_docker_cp_s"] - docker_cp["in_tar_s"]
         parts.append(
             f"{runtime}: docker cp instead of tar on the host: +{out:.2f}s out, +{into:.2f}s in."
+        )
+        warm = fig["warm_restore"]["medians_s"]
+        parts.append(
+            f"{runtime} warm restore (the host kept the stopped pod; bench/pods_warm.py): "
+            f"{warm['warm']:.2f}s against a raw docker start of {warm['start']:.2f}s and a "
+            f"cold restore of {warm['cold']:.2f}s. The product's hibernate keeps the pod on "
+            "its host instead of removing it (eviction removes it later, off the path); "
+            "the baseline's hibernate still removes its container and volume."
         )
     parts.append(BOUNDS)
     return " ".join(parts)
