@@ -236,10 +236,12 @@ class PodCache:
             and existing.config_digest == self._containers.config_digest(spec)
         )
 
+    def release_claim_script(self, pod_id: str) -> str:
+        """The kept copy is a live pod again: its claimed record goes (a shell command)."""
+        return f"rm -f {shlex.quote(self._claimed_path(pod_id))}"
+
     async def release_claim(self, conn: asyncssh.SSHClientConnection, pod_id: str) -> None:
-        """The kept copy is a live pod again: its claimed record goes."""
-        path = shlex.quote(self._claimed_path(pod_id))
-        await self._ssh.run(conn, bash(f"rm -f {path}"))
+        await self._ssh.run(conn, bash(self.release_claim_script(pod_id)))
 
     async def drop(self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str) -> None:
         """Removes the pod's container, workspace and any record (what freeing a host does)."""

@@ -161,13 +161,19 @@ class PodContainers:
         return await self.start(conn, host, spec.pod_id)
 
     async def start(
-        self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
+        self,
+        conn: asyncssh.SSHClientConnection,
+        host: PodHostRef,
+        pod_id: str,
+        *,
+        then: str | None = None,
     ) -> ContainerInfo:
         """Starts the container and reads it back, in one round trip rather than two.
 
         Starting a running container is a no-op, so a racing attempt is harmless. The
         workspace is mounted again first if it is not (the host rebooted): the pod must
-        never start on the empty directory underneath, outside its quota.
+        never start on the empty directory underneath, outside its quota. ``then`` is a
+        shell command run once it started, in the same round trip.
         """
         name = container_name(pod_id)
         start = shlex.join(["docker", "start", name])
@@ -176,7 +182,8 @@ class PodContainers:
             f"{{ ! [ -f {image} ] || mountpoint -q {mount} "
             f"|| mount -o loop,nosuid,nodev {image} {mount}; }}"
         )
-        script = f"{remount} && {start} >/dev/null && {_inspect_cmd(name)}"
+        after = f"{then} && " if then else ""
+        script = f"{remount} && {start} >/dev/null && {after}{_inspect_cmd(name)}"
         result = await self._ssh.run(conn, bash(script), check=False)
         if result.exit_status != 0:
             raise docker_error(result.stderr, f"docker start {name}")
