@@ -241,6 +241,10 @@ class CoreSettings(BaseSettings):
     pod_snapshots_to_keep: int = Field(default=3, ge=1)
     host_heartbeat_timeout: Duration = timedelta(seconds=90)
     pod_step_heartbeat: Duration = timedelta(seconds=10)
+    # Disk each pod host may spend keeping hibernated pods (stopped container and
+    # workspace) so that a wake there starts them without a download; the oldest kept
+    # go first, and only pods whose snapshot S3 verified are kept. 0 keeps none.
+    pod_cache_budget_mb: int = Field(default=20480, ge=0)
 
     # Pods that strangers share a host with (README "Pods: isolation"): gVisor's runsc
     # unless runc is chosen here on purpose (a host without runsc then refuses pods); the

@@ -228,7 +228,12 @@ def pod_activities(
             isolation=settings.pod_isolation,
         )
 
-    hosts = PodHostActivities(PinnedClients(make_client), s3, async_sessions)
+    hosts = PodHostActivities(
+        PinnedClients(make_client),
+        s3,
+        async_sessions,
+        cache_budget_bytes=settings.pod_cache_budget_mb * 1024 * 1024,
+    )
     records = PodRecordActivities(async_sessions, heartbeat_timeout=settings.host_heartbeat_timeout)
     return (
         [
@@ -241,6 +246,7 @@ def pod_activities(
             hosts.pod_snapshot_to_s3,
             hosts.pod_verify_snapshot,
             hosts.pod_restore_from_s3,
+            hosts.pod_keep_cached,
             hosts.pod_delete_snapshot_if_present,
         ],
         [

@@ -4,11 +4,13 @@ Creating places the pod on the least-loaded available host with room for its tie
 runs its container there over SSH. Afterwards the workflow waits for updates:
 
 - `hibernate`: stop, snapshot the workspace to S3, verify the stored object, and only
-  then remove the container and free the host; the last N snapshots are kept. A failed
-  snapshot starts the container again (running, with the error), so a pod is never lost.
-- `restore`: place the pod on any available host (not necessarily the old one) and
-  restore the newest snapshot there; a corrupt snapshot is refused (and deleted) and the
-  one before it is tried.
+  then free the host's share; the host keeps the stopped pod as a copy within its cache
+  budget (or removes it). The last N snapshots are kept. A failed snapshot starts the
+  container again (running, with the error), so a pod is never lost.
+- `restore`: place the pod on the host keeping its copy when that one is available and
+  has room, else on any available host, and restore the newest snapshot there (from the
+  kept copy when it is that snapshot's bytes, else downloaded); a corrupt snapshot is
+  refused (and deleted) and the one before it is tried.
 - `keepalive`: counts as activity; with an idle timeout, a running pod that sees no
   activity for that long hibernates by itself.
 - workspace: with `workspace_check_seconds`, a running pod's workspace is measured that
@@ -52,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         PodActivity,
         PodHostCall,
         PodInput,
+        PodKeepCachedInput,
         PodPlacement,
         PodRequest,
         PodRestoreInput,
@@ -358,18 +361,24 @@ class PodWorkflow:
         self._s.snapshots.append(
             PodSnapshotRecord(snapshot_id=snapshot_id, ref=ref, taken_at=workflow.now())
         )
-        # The snapshot is safe in S3: only now free the host.
-        await self._free_host()
+        # The snapshot is safe in S3: only now may the host free the pod (or keep it
+        # stopped, as a copy a restore there starts without downloading).
+        await self._keep_or_free(placement, ref)
         await self._record(PodStatus.HIBERNATED, clear_host=True, status_reason=source)
         await self._prune_snapshots()
 
     async def _restore(self) -> None:
         self._s.error = None
         await self._record(PodStatus.RESTORING)
+        cached_on = self._s.cached_on
         try:
             placement = await step(
                 PodRecordActivities.pod_reserve_host,
-                ReserveHostInput(pod_id=self._s.pod_id, tier=self._s.spec.tier),
+                ReserveHostInput(
+                    pod_id=self._s.pod_id,
+                    tier=self._s.spec.tier,
+                    prefer_host_id=cached_on.host_id if cached_on else None,
+                ),
                 limit=QUICK,
                 retry=PLACEMENT_RETRY,
             )
@@ -378,6 +387,14 @@ class PodWorkflow:
             await self._record(PodStatus.HIBERNATED, clear_host=True)
             return
         self._s.placement = placement
+        if cached_on is not None:
+            # The kept copy is used by this restore (on its host) or left behind, and
+            # removed at the latest when the pod is destroyed.
+            if cached_on.host_id != placement.host_id and all(
+                p.host_id != cached_on.host_id for p in self._s.stale_copies
+            ):
+                self._s.stale_copies.append(cached_on)
+            self._s.cached_on = None
         while self._s.snapshots:
             latest = self._s.snapshots[-1]
             try:
@@ -408,6 +425,16 @@ class PodWorkflow:
         await self._record(PodStatus.DESTROYING)
         await self._unroute()
         await self._free_host()
+        # Kept copies of the hibernated pod on other hosts hold its data too.
+        for kept in [*self._s.stale_copies, *([self._s.cached_on] if self._s.cached_on else [])]:
+            call = PodHostCall(placement=kept, pod_id=self._s.pod_id)
+            await self._host(
+                PodHostActivities.pod_remove_container_if_present, call, POD_CLEANUP_RETRY
+            )
+            await self._host(
+                PodHostActivities.pod_remove_workspace_if_present, call, POD_CLEANUP_RETRY
+            )
+        self._s.stale_copies, self._s.cached_on = [], None
         for snap in list(self._s.snapshots):
             await self._delete_snapshot(snap.ref)
             await self._snapshot_row(snap.snapshot_id, "deleted", ref=snap.ref)
@@ -467,6 +494,18 @@ class PodWorkflow:
             container_id=info.container_id,
             endpoints={p.name: f"http://{p.host_address}:{p.host_port}" for p in info.ports},
         )
+
+    async def _keep_or_free(self, placement: PodPlacement, ref: SnapshotRef) -> None:
+        """Leaves the stopped pod on its host as a kept copy, within the host's budget
+        (the activity removes it otherwise, as `_free_host` would), in one step."""
+        kept = await self._host(
+            PodHostActivities.pod_keep_cached,
+            PodKeepCachedInput(placement=placement, pod_id=self._s.pod_id, snapshot=ref),
+            POD_CLEANUP_RETRY,
+        )
+        self._s.cached_on = placement if kept.kept else None
+        self._s.placement = None
+        self._s.container = None
 
     async def _free_host(self) -> None:
         """Removes the container and workspace from the pod's host, if it has one."""

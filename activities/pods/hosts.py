@@ -25,6 +25,7 @@ from tenantry.clients.podhost import PodHostClient, PodHostError
 from tenantry.clients.podhost.ssh import known_hosts_line
 from tenantry.contracts.pod import (
     PodHostCall,
+    PodKeepCachedInput,
     PodPlacement,
     PodRestoreInput,
     PodRunInput,
@@ -33,6 +34,8 @@ from tenantry.contracts.pod import (
 from tenantry.contracts.podhost import (
     ContainerInfo,
     ContainerRef,
+    KeepCachedInput,
+    KeepCachedResult,
     PodSpec,
     RestoreInput,
     RunContainerInput,
@@ -78,10 +81,13 @@ class PodHostActivities:
         clients: ClientFactory,
         s3: S3Client,
         sessions: async_sessionmaker[AsyncSession],
+        *,
+        cache_budget_bytes: int = 0,
     ) -> None:
         self._clients = clients
         self._s3 = s3
         self._sessions = sessions
+        self._cache_budget_bytes = cache_budget_bytes
 
     def _client(self, placement: PodPlacement) -> PodHostClient:
         host = placement.host
@@ -161,6 +167,19 @@ class PodHostActivities:
         client = self._client(input.placement)
         request = RestoreInput(host=input.placement.host, spec=spec, snapshot=input.snapshot)
         return await self._call(client.restore_from_s3(request))
+
+    @activity.defn
+    async def pod_keep_cached(self, input: PodKeepCachedInput) -> KeepCachedResult:
+        """After a verified hibernate: keep the stopped pod on its host within the budget
+        (or remove it, as freeing the host did), evicting the host's oldest kept pods."""
+        client = self._client(input.placement)
+        request = KeepCachedInput(
+            host=input.placement.host,
+            pod_id=input.pod_id,
+            snapshot=input.snapshot,
+            budget_bytes=self._cache_budget_bytes,
+        )
+        return await self._call(client.keep_cached(request))
 
     @activity.defn
     async def pod_delete_snapshot_if_present(self, input: SnapshotRef) -> None:

@@ -60,7 +60,8 @@ class PodRecordActivities:
         """The least-loaded available host with room for the tier, held for the pod.
 
         Available: reporting (`active`) and approved by an admin; a pending, cordoned,
-        draining or drained host gets no new pods."""
+        draining or drained host gets no new pods. The preferred host (the one keeping
+        the pod's stopped copy) wins when it is available and has room."""
         need_cpu, need_mem = tier_millis(input.tier)
         async with self._sessions() as session, session.begin():
             pod = await session.get(Pod, uuid.UUID(input.pod_id), with_for_update=True)
@@ -105,15 +106,20 @@ class PodRecordActivities:
                     f"no available pod host has room for a {input.tier} pod",
                     type=PodErrorType.NO_HOST_AVAILABLE,
                 )
-            best = min(
-                fits,
-                key=lambda h: (
-                    max(
-                        usage[h.id][0] / max(h.capacity_cpu_millis, 1),
-                        usage[h.id][1] / max(h.capacity_memory_mb, 1),
+            preferred = [h for h in fits if str(h.id) == input.prefer_host_id]
+            best = (
+                preferred[0]
+                if preferred
+                else min(
+                    fits,
+                    key=lambda h: (
+                        max(
+                            usage[h.id][0] / max(h.capacity_cpu_millis, 1),
+                            usage[h.id][1] / max(h.capacity_memory_mb, 1),
+                        ),
+                        h.name,
                     ),
-                    h.name,
-                ),
+                )
             )
             pod.host_id = best.id
             return placement_of(best)

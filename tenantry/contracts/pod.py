@@ -70,6 +70,10 @@ class PodInput(BaseModel):
     error: str | None = None
     # Set while the workspace is full: why its writes fail (the pod keeps running).
     workspace_full: str | None = None
+    # The host keeping the hibernated pod's stopped copy (see KeepCachedInput), if any.
+    cached_on: PodPlacement | None = None
+    # Hosts that may still keep an older copy (the pod was restored elsewhere since).
+    stale_copies: list[PodPlacement] = Field(default_factory=list)
 
 
 class PodRequest(BaseModel):
@@ -96,6 +100,8 @@ class PodState(BaseModel):
 class ReserveHostInput(BaseModel):
     pod_id: str
     tier: PodTier
+    # The host that keeps the pod's stopped copy: chosen when it is available and has room.
+    prefer_host_id: str | None = None
 
 
 class PodStatusChange(BaseModel):
@@ -137,6 +143,12 @@ class PodSnapshotInput(BaseModel):
     bucket: str
     key: str
     snapshot_id: str
+
+
+class PodKeepCachedInput(BaseModel):
+    placement: PodPlacement
+    pod_id: str
+    snapshot: SnapshotRef
 
 
 class PodRestoreInput(BaseModel):

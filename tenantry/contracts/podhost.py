@@ -176,6 +176,12 @@ class ContainerInfo(_Model):
     account_id: str | None = None
     runtime: str | None = None
     ports: list[PublishedPort] = Field(default_factory=list)
+    # Set by a restore: "cache" when the host's kept copy was started (no download),
+    # "s3" when the snapshot was downloaded; None for anything else (or an adopted pod).
+    restored_from: Literal["cache", "s3"] | None = None
+    # A digest of the config the container was made with (image, env, limits, runtime):
+    # a kept container is started again only if the pod's config is still the same.
+    config_digest: str | None = None
 
     def url(self, service: str) -> str:
         """The loopback URL of a published service (what the edge proxy routes to)."""
@@ -269,3 +275,22 @@ class RestoreInput(_Model):
     host: PodHostRef
     spec: PodSpec
     snapshot: SnapshotRef
+
+
+class KeepCachedInput(_Model):
+    """After a hibernate whose snapshot S3 verified: keep the stopped pod on its host.
+
+    ``snapshot`` is the verified copy the kept one must match to be used; ``budget_bytes``
+    is the host's disk budget for kept pods (0: keep nothing, free the host as before).
+    """
+
+    host: PodHostRef
+    pod_id: Identifier
+    snapshot: SnapshotRef
+    budget_bytes: int = Field(ge=0)
+
+
+class KeepCachedResult(_Model):
+    kept: bool  # False: the pod's copy was removed (no budget, or the budget's oldest)
+    evicted: list[str] = Field(default_factory=list)  # pods whose kept copies were removed
+    cached_bytes: int = 0  # disk the host's kept copies use now

@@ -1,5 +1,6 @@
 """PodWorkflow's idle auto-hibernate: a running pod that sees no activity for its idle
-timeout hibernates by itself (snapshot, verify, only then free the host), saying `idle`;
+timeout hibernates by itself (snapshot, verify, only then free or keep it on the host),
+saying `idle`;
 a keepalive pushes the deadline back.
 
 The slow tier's counterpart (tests/pods/test_idle.py) runs a real container on a real
@@ -23,6 +24,7 @@ from tenantry.contracts.pod import (
     PodActivity,
     PodHostCall,
     PodInput,
+    PodKeepCachedInput,
     PodPlacement,
     PodRequest,
     PodRestoreInput,
@@ -37,6 +39,7 @@ from tenantry.contracts.pod import (
 )
 from tenantry.contracts.podhost import (
     ContainerInfo,
+    KeepCachedResult,
     PodHostRef,
     PodSpec,
     PublishedPort,
@@ -107,6 +110,7 @@ def pod_activities(calls: Calls) -> list[Any]:
         ),
         mocked(calls, "pod_remove_container_if_present", PodHostCall, lambda _: True),
         mocked(calls, "pod_remove_workspace_if_present", PodHostCall, lambda _: True),
+        mocked(calls, "pod_keep_cached", PodKeepCachedInput, lambda _: KeepCachedResult(kept=True)),
         mocked(calls, "pod_delete_snapshot_if_present", SnapshotRef),
         mocked(calls, "edge_route_pod", PodRoutes, lambda _: []),
         mocked(calls, "edge_remove_pod_routes_if_present", str, lambda _: []),
@@ -140,8 +144,10 @@ def check_idle_hibernation(calls: Calls, state: PodState) -> None:
         order.index("pod_stop_container")
         < order.index("pod_snapshot_to_s3")
         < order.index("pod_verify_snapshot")
-        < order.index("pod_remove_container_if_present")
+        < order.index("pod_keep_cached")  # keeps the stopped pod on its host, or frees it
     )
+    (kept,) = calls.of("pod_keep_cached")
+    assert kept.snapshot == state.snapshot
     # From hibernating on, the pod's hostname goes to the waker.
     assert [r.targets for r in calls.of("edge_route_pod")] == [
         {"http": "127.0.0.1:31001"},

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tenantry.clients.podhost.cache import PodCache
 from tenantry.clients.podhost.containers import PodContainers
 from tenantry.clients.podhost.errors import (
     ContainerNotFound,
@@ -33,6 +34,8 @@ from tenantry.contracts.podhost import (
     ContainerRef,
     ExecInput,
     ExecResult,
+    KeepCachedInput,
+    KeepCachedResult,
     PodIsolation,
     RestoreInput,
     RunContainerInput,
@@ -52,6 +55,7 @@ __all__ = [
     "HostAuthFailed",
     "HostKeyMismatch",
     "HostUnreachable",
+    "PodCache",
     "PodConflict",
     "PodContainers",
     "PodHostClient",
@@ -84,7 +88,10 @@ class PodHostClient:
             ssh_key_path, known_hosts, user=ssh_user, connect_timeout=connect_timeout
         )
         self.containers = PodContainers(self.ssh, isolation=isolation)
-        self.snapshots = PodSnapshots(self.ssh, s3, self.containers, part_size=part_size)
+        self.cache = PodCache(self.ssh, self.containers)
+        self.snapshots = PodSnapshots(
+            self.ssh, s3, self.containers, self.cache, part_size=part_size
+        )
 
     async def run_container(self, input: RunContainerInput) -> ContainerInfo:
         return await self.containers.run_container(input)
@@ -115,3 +122,6 @@ class PodHostClient:
 
     async def restore_from_s3(self, input: RestoreInput) -> ContainerInfo:
         return await self.snapshots.restore_from_s3(input)
+
+    async def keep_cached(self, input: KeepCachedInput) -> KeepCachedResult:
+        return await self.cache.keep(input)

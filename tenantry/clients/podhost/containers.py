@@ -16,6 +16,7 @@ file of the tier's size, so a full workspace stops that pod's writes and nobody 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shlex
@@ -53,6 +54,7 @@ LABEL_POD = "tenantry.pod"
 LABEL_ACCOUNT = "tenantry.account"
 LABEL_TIER = "tenantry.tier"
 LABEL_SERVICES = "tenantry.services"
+LABEL_CONFIG = "tenantry.config"
 # A workspace with less room than this left is full: writes of any size start failing.
 OVER_QUOTA_HEADROOM = 1024 * 1024
 
@@ -84,14 +86,7 @@ class PodContainers:
     async def remove_container_if_present(self, input: ContainerRef) -> bool:
         """Removes the container (running or not); True if there was one to remove."""
         async with self._ssh.connect(input.host) as conn:
-            info = await self.inspect(conn, input.host, input.pod_id)
-            if info is None:
-                return False
-            await self._ssh.run(conn, ["docker", "rm", "-f", "-v", container_name(input.pod_id)])
-            account = info.account_id
-            if account:
-                await self._ssh.run(conn, bash(_network_gc_script(account)), check=False)
-            return True
+            return await self.remove_container_on(conn, input.host, input.pod_id)
 
     async def remove_workspace_if_present(self, input: ContainerRef) -> bool:
         """Deletes the pod's workspace volume; True if there was one. Its container must be gone."""
@@ -100,7 +95,7 @@ class PodContainers:
 
     async def workspace_usage(self, input: ContainerRef) -> WorkspaceUsage:
         """How full the pod's workspace filesystem is (ContainerNotFound if it has none)."""
-        mount = self._workspace_paths(input.pod_id)[1]
+        mount = self.workspace_paths(input.pod_id)[1]
         argv = ["df", "-B1", "--output=used,avail,size", mount]
         script = f"mountpoint -q {shlex.quote(mount)} && {shlex.join(argv)}"
         async with self._ssh.connect(input.host) as conn:
@@ -137,6 +132,19 @@ class PodContainers:
 
     # -- building blocks shared with snapshots ------------------------------------------
 
+    async def remove_container_on(
+        self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
+    ) -> bool:
+        """Removes the pod's container and, with the account's last pod, its network."""
+        info = await self.inspect(conn, host, pod_id)
+        if info is None:
+            return False
+        await self._ssh.run(conn, ["docker", "rm", "-f", "-v", container_name(pod_id)])
+        account = info.account_id
+        if account:
+            await self._ssh.run(conn, bash(_network_gc_script(account)), check=False)
+        return True
+
     async def ensure_running(
         self,
         conn: asyncssh.SSHClientConnection,
@@ -150,25 +158,32 @@ class PodContainers:
             return existing
         if existing is None:
             await self._create(conn, host, spec, copy_image_workspace=copy_image_workspace)
-        return await self._start(conn, host, spec.pod_id)
+        return await self.start(conn, host, spec.pod_id)
 
-    async def _start(
-        self, conn: asyncssh.SSHClientConnection, host: PodHostRef, pod_id: str
+    async def start(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        host: PodHostRef,
+        pod_id: str,
+        *,
+        then: str | None = None,
     ) -> ContainerInfo:
         """Starts the container and reads it back, in one round trip rather than two.
 
         Starting a running container is a no-op, so a racing attempt is harmless. The
         workspace is mounted again first if it is not (the host rebooted): the pod must
-        never start on the empty directory underneath, outside its quota.
+        never start on the empty directory underneath, outside its quota. ``then`` is a
+        shell command run once it started, in the same round trip.
         """
         name = container_name(pod_id)
         start = shlex.join(["docker", "start", name])
-        image, mount = (shlex.quote(p) for p in self._workspace_paths(pod_id))
+        image, mount = (shlex.quote(p) for p in self.workspace_paths(pod_id))
         remount = (
             f"{{ ! [ -f {image} ] || mountpoint -q {mount} "
             f"|| mount -o loop,nosuid,nodev {image} {mount}; }}"
         )
-        script = f"{remount} && {start} >/dev/null && {_inspect_cmd(name)}"
+        after = f"{then} && " if then else ""
+        script = f"{remount} && {start} >/dev/null && {after}{_inspect_cmd(name)}"
         result = await self._ssh.run(conn, bash(script), check=False)
         if result.exit_status != 0:
             raise docker_error(result.stderr, f"docker start {name}")
@@ -206,10 +221,20 @@ class PodContainers:
         await self._ssh.run(conn, bash(self._workspace_discard_script(pod_id)))
         return True
 
-    def _workspace_paths(self, pod_id: str) -> tuple[str, str]:
+    def workspace_paths(self, pod_id: str) -> tuple[str, str]:
         """The workspace's ext4 image and its mount point on the host."""
         root = self.isolation.workspace_root.rstrip("/")
         return f"{root}/{pod_id}.ext4", f"{root}/{pod_id}"
+
+    def cache_record_paths(self, pod_id: str) -> tuple[str, str]:
+        """The record of a kept (hibernated) pod and its claimed form (see podhost.cache)."""
+        record = f"{self.isolation.workspace_root.rstrip('/')}/{pod_id}.cache"
+        return record, f"{record}.claimed"
+
+    def config_digest(self, spec: PodSpec) -> str:
+        """What the pod's container is made from (spec with its env, isolation), hashed."""
+        made_of = spec.model_dump_json() + self.isolation.model_dump_json()
+        return hashlib.sha256(made_of.encode()).hexdigest()[:32]
 
     def volume_create_script(self, spec: PodSpec) -> str:
         """Makes the workspace: an ext4 image of the tier's size, mounted, as a bind volume.
@@ -218,10 +243,10 @@ class PodContainers:
         ``lost+found`` goes from a fresh filesystem so that Docker sees an empty volume
         and copies the image's /workspace into it, as it does for a plain volume.
         """
-        image, mount = (shlex.quote(p) for p in self._workspace_paths(spec.pod_id))
+        image, mount = (shlex.quote(p) for p in self.workspace_paths(spec.pod_id))
         create = [
             "docker", "volume", "create", "--opt", "type=none", "--opt", "o=bind",
-            "--opt", f"device={self._workspace_paths(spec.pod_id)[1]}",
+            "--opt", f"device={self.workspace_paths(spec.pod_id)[1]}",
             *_labels(spec), spec.volume_name,
         ]  # fmt: skip
         return (
@@ -235,10 +260,11 @@ class PodContainers:
         )
 
     def _workspace_discard_script(self, pod_id: str) -> str:
-        image, mount = (shlex.quote(p) for p in self._workspace_paths(pod_id))
+        image, mount = (shlex.quote(p) for p in self.workspace_paths(pod_id))
+        records = " ".join(shlex.quote(p) for p in self.cache_record_paths(pod_id))
         return (
             f"if mountpoint -q {mount}; then umount {mount}; fi && "
-            f"rm -f {image} {image}.part && {{ rmdir {mount} 2>/dev/null || true; }}"
+            f"rm -f {image} {image}.part {records} && {{ rmdir {mount} 2>/dev/null || true; }}"
         )
 
     def _network_ensure_script(self, spec: PodSpec) -> str:
@@ -332,6 +358,8 @@ class PodContainers:
             f"{LABEL_TIER}={spec.tier}",
             "--label",
             f"{LABEL_SERVICES}=" + ",".join(f"{s.name}:{s.port}" for s in spec.services),
+            "--label",
+            f"{LABEL_CONFIG}={self.config_digest(spec)}",
         ]
         publish = self.isolation.publish_address or host.address
         for service in spec.services:
@@ -414,4 +442,5 @@ def _container_info(pod_id: str, host: PodHostRef, data: dict[str, Any]) -> Cont
         account_id=labels.get(LABEL_ACCOUNT),
         runtime=data.get("HostConfig", {}).get("Runtime"),
         ports=ports,
+        config_digest=labels.get(LABEL_CONFIG),
     )
