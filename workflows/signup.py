@@ -201,10 +201,7 @@ class SignupWorkflow:
         for held in self._held_payments:
             self._accept_payment(held)
         self._held_payments = []
-        # An ordinary activity, not a local one: the workflow task that holds the update's
-        # answer (the Checkout URL) completes without waiting for this write, which runs
-        # while the customer is on the Checkout page. The signup's row already exists.
-        await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PENDING, local=False)
+        await self._enter(Stage.AWAITING_PAYMENT, SignupStatus.PENDING)
         expiry = timedelta(seconds=inp.checkout_expiry_seconds)
         try:
             await workflow.wait_condition(lambda: self._payment is not None, timeout=expiry)
@@ -626,9 +623,7 @@ class SignupWorkflow:
         return self.state()
 
     # -- helpers ----------------------------------------------------------------------
-    async def _enter(
-        self, stage: Stage, status: SignupStatus, note: str | None = None, *, local: bool = True
-    ) -> None:
+    async def _enter(self, stage: Stage, status: SignupStatus, note: str | None = None) -> None:
         self._stage, self._status = stage, status
         workflow.upsert_search_attributes([SA_STAGE.value_set(stage.value)])
         inp = self._inp
@@ -653,7 +648,7 @@ class SignupWorkflow:
         await step(
             RecordActivities.record_signup_progress,
             progress,
-            local=local,
+            local=True,
             limit=self._quick,
             retry=FOREVER,
         )
