@@ -41,6 +41,8 @@ class RawSignup:
         self.route53 = route53_client(settings)
         self.zone_id = hosted_zone_id(settings, self.route53)
         self.mailer = SmtpMailer(settings.smtp_url, sender=settings.mail_from)
+        # Built once, as the worker's health gate builds its own.
+        self.tls = httpx.create_ssl_context()
         key_path = settings.ssh_key_path
         self.client_key = key_path
         self.authorized = key_path.with_name(key_path.name + ".pub").read_text().strip()
@@ -130,7 +132,7 @@ class RawSignup:
 
     async def _health(self, ip: str, fqdn: str, host_public: str) -> None:
         delay = 0.25
-        async with httpx.AsyncClient(timeout=5.0) as http:
+        async with httpx.AsyncClient(timeout=5.0, verify=self.tls) as http:
             while True:
                 try:
                     response = await http.get(f"http://{ip}/health", headers={"Host": fqdn})

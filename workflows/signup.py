@@ -290,23 +290,29 @@ class SignupWorkflow:
         # The workflow task that starts provisioning is where an operator resets a
         # compensated signup to (its WorkflowTaskCompleted follows this task's start).
         reset_event_id = workflow.info().get_current_history_length() + 1
-        await self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
-        self._log("provisioning.started", reset_event_id=reset_event_id)
+        entered = self._enter(Stage.SECRETS, SignupStatus.PROVISIONING)
         if self._subscription_id:
-            subscription: SubscriptionRef = await step(
-                BillingActivities.ensure_subscription_active,
-                EnsureSubscriptionInput(
-                    subscription_id=self._subscription_id,
-                    customer_id=self._customer_id,
-                    tier=inp.tier,
-                    signup_id=inp.signup_id,
-                    subdomain=inp.subdomain,
+            # The stage's write and the subscription's check at once: neither needs the other.
+            _, subscription = await _all(
+                entered,
+                step(
+                    BillingActivities.ensure_subscription_active,
+                    EnsureSubscriptionInput(
+                        subscription_id=self._subscription_id,
+                        customer_id=self._customer_id,
+                        tier=inp.tier,
+                        signup_id=inp.signup_id,
+                        subdomain=inp.subdomain,
+                    ),
+                    local=True,
+                    limit=self._quick,
+                    retry=STEP_RETRY,
                 ),
-                local=True,
-                limit=self._quick,
-                retry=STEP_RETRY,
             )
             self._subscription_id = subscription.subscription_id
+        else:
+            await entered
+        self._log("provisioning.started", reset_event_id=reset_event_id)
         tenant = self._tenant_record("provisioning")
         keys: TenantKeys = await step(
             RecordActivities.ensure_tenant,
@@ -361,54 +367,67 @@ class SignupWorkflow:
             "server.ready", server_id=server.server_id, ipv4=server.ipv4, adopted=server.adopted
         )
 
-        # DNS
+        # DNS and the health gate run at once: the gate asks the server at its address
+        # (the name is only its Host header), so it need not wait for the record. The
+        # stage moves to health when the record is in sync; a gate that failed meanwhile
+        # is reported at that stage.
         await self._enter(Stage.DNS, SignupStatus.PROVISIONING)
         record = DnsRecord(fqdn=f"{inp.subdomain}.{inp.base_domain}", ipv4=server.ipv4)
         undo.append(lambda: self._undo_activity(DnsActivities.delete_dns_record_if_present, record))
-        change_id = await step(
-            DnsActivities.upsert_dns_record,
-            record,
-            limit=timedelta(minutes=5),
-            heartbeat=HEARTBEAT,
-            retry=STEP_RETRY,
+        budget = timedelta(seconds=inp.health_budget_seconds)
+        health = asyncio.ensure_future(
+            step(
+                HealthActivities.wait_healthy,
+                HealthGateInput(
+                    url=f"http://{server.ipv4}/health",
+                    host_header=record.fqdn,
+                    deadline=workflow.now() + budget,
+                    ssh_host=server.ipv4,
+                    ssh_host_public_key=host_key,
+                ),
+                limit=budget + timedelta(minutes=2),
+                heartbeat=HEARTBEAT,
+                retry=STEP_RETRY,
+            )
         )
+        try:
+            change_id = await step(
+                DnsActivities.upsert_dns_record,
+                record,
+                limit=timedelta(minutes=5),
+                heartbeat=HEARTBEAT,
+                retry=STEP_RETRY,
+            )
+        except BaseException:
+            health.cancel()
+            with contextlib.suppress(ActivityError, CancelledError, asyncio.CancelledError):
+                await health
+            raise
         tenant.dns_record = record.fqdn
         self._save_tenant(tenant)
         self._log("dns.insync", fqdn=record.fqdn, change_id=change_id)
-
-        # Health gate
         await self._enter(Stage.HEALTH, SignupStatus.PROVISIONING)
-        budget = timedelta(seconds=inp.health_budget_seconds)
-        await step(
-            HealthActivities.wait_healthy,
-            HealthGateInput(
-                url=f"http://{server.ipv4}/health",
-                host_header=record.fqdn,
-                deadline=workflow.now() + budget,
-                ssh_host=server.ipv4,
-                ssh_host_public_key=host_key,
-            ),
-            limit=budget + timedelta(minutes=2),
-            heartbeat=HEARTBEAT,
-            retry=STEP_RETRY,
-        )
+        await health
         self._log("health.ok", url=f"https://{record.fqdn}")
 
-        # Welcome, then active.
-        await self._enter(Stage.WELCOME, SignupStatus.PROVISIONING)
-        await step(
-            MailActivities.send_email,
-            EmailMessage(
-                to=inp.email,
-                subject=f"Welcome to Tenantry: {record.fqdn} is ready",
-                body=(
-                    f"Your instance is live at https://{record.fqdn}\n\nThank you for signing up.\n"
+        # Welcome (the stage's write and the mail at once), then active.
+        await _all(
+            self._enter(Stage.WELCOME, SignupStatus.PROVISIONING),
+            step(
+                MailActivities.send_email,
+                EmailMessage(
+                    to=inp.email,
+                    subject=f"Welcome to Tenantry: {record.fqdn} is ready",
+                    body=(
+                        f"Your instance is live at https://{record.fqdn}\n\n"
+                        "Thank you for signing up.\n"
+                    ),
+                    dedupe_key=f"welcome-{inp.signup_id}",
                 ),
-                dedupe_key=f"welcome-{inp.signup_id}",
+                local=True,
+                limit=self._quick,
+                retry=STEP_RETRY,
             ),
-            local=True,
-            limit=self._quick,
-            retry=STEP_RETRY,
         )
         tenant.status = "active"
         self._save_tenant(tenant)
@@ -755,6 +774,19 @@ class SignupWorkflow:
             )
         except (ActivityError, CancelledError):
             workflow.logger.warning("could not send a notification mail")
+
+
+async def _all(*steps: Awaitable[Any]) -> list[Any]:
+    """Runs independent steps at once and waits for every one of them.
+
+    The first failure is raised only when all have ended, so no step is left running
+    behind the compensation that follows (a write racing the saga's own writes).
+    """
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def _customer_reason(stage: Stage, err: BaseException) -> str:
