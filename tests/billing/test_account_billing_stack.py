@@ -32,6 +32,7 @@ from temporalio.worker import Replayer
 from db.models import Account, Pod, PodEvent, UsageRecord
 from db.session import make_engine
 from tenantry.clients.temporal import DATA_CONVERTER
+from tenantry.contracts.billing import BILLING_SOURCE
 from tenantry.contracts.common import account_billing_workflow_id
 from tenantry.rules.metering import month_start, next_month, utc_hour
 from tenantry.rules.plans import POD_PLANS, PodTier
@@ -39,7 +40,7 @@ from tests.fixtures.api import ADMIN_TOKEN
 from tests.fixtures.stack import Stack
 from tests.fixtures.stripe import StripeEmulator
 from tests.support.checkout import pay
-from tests.support.pods import POD_CONFIG
+from tests.support.pods import POD_CONFIG, status, wait
 from tests.support.poll import eventually
 from worker.registry import workflows
 
@@ -300,10 +301,17 @@ def test_an_unpaid_invoice_stops_pod_starts_after_the_grace_until_it_is_paid(
     stack_factory: Callable[..., Stack], stripe_env: StripeEmulator, database_url: str
 ) -> None:
     hours = closed_hours_this_month()
-    stack = stack_factory(account_payment_grace=3)
+    stack = stack_factory(pods=True, account_payment_grace=3)
+    stack.register_pod_hosts()
     key = stack.new_account("late@example.com")
     account = account_id(stack, key)
     add_card(stack, key, database_url, account)
+    # A real pod, running on a real host when the invoice goes unpaid.
+    running = start_pod(stack, key, "running-when-unpaid")
+    assert running.status_code == 202, running.text
+    pod_id = running.json()["pod_id"]
+    pod = wait(stack, key, pod_id, status("running", "failed"), timeout=90)
+    assert pod["status"] == "running", pod["error"]
     seed_pods(database_url, hours, [(account, "dev.medium")] * 3)
     with stack.api.admin() as admin:
         for hour in hours:
@@ -328,6 +336,11 @@ def test_an_unpaid_invoice_stops_pod_starts_after_the_grace_until_it_is_paid(
     )
     assert "unpaid" in refused.json()["error"]["message"]
     assert refused.json()["error"]["details"]["invoice_overdue"] is True
+    # After the grace, the running pod hibernates (snapshot kept), saying why.
+    pod = wait(stack, key, pod_id, status("hibernated", "failed"), timeout=120)
+    assert pod["status"] == "hibernated", pod["error"]
+    assert pod["status_reason"] == BILLING_SOURCE
+    assert pod["snapshot"] is not None
 
     stripe_env.admin.post(f"/_admin/customers/{customer}/payment_behavior", {"fail": False})
     assert stack.stripe().v1.invoices.pay(invoice["id"]).status == "paid"
