@@ -482,8 +482,10 @@ class SignupWorkflow:
             limit=self._quick,
             retry=STEP_RETRY,
         )
-        pool = workflow.get_external_workflow_handle_for(
-            ServerPoolWorkflow.run, server_pool_workflow_id(key.tier, key.location)
+        pool: workflow.ExternalWorkflowHandle[ServerPoolWorkflow] = (
+            workflow.get_external_workflow_handle_for(
+                ServerPoolWorkflow.run, server_pool_workflow_id(key.tier, key.location)
+            )
         )
         demand = PoolDemand(signup_id=inp.signup_id, hit=claim.server is not None)
         with contextlib.suppress(Exception):  # no pool workflow: nothing to refill
