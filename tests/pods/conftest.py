@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +71,18 @@ def local_docker(hosts: PodHosts, *args: str) -> str:
 def leftover_env_files() -> list[Path]:
     """Env files the client wrote over SFTP (the hosts are this machine)."""
     return list(Path("/tmp").glob("tenantry-env-*"))
+
+
+async def lingering_env_files(within: float = 15) -> list[Path]:
+    """Env files that stay on the host. A pod another test file creates meanwhile (on the
+    other xdist worker) has its own for a moment, so a file seen now counts only if it is
+    still there `within` seconds later."""
+    seen = leftover_env_files()
+    deadline = time.monotonic() + within
+    while seen and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        seen = [path for path in seen if path.exists()]
+    return seen
 
 
 def inspect(hosts: PodHosts, name: str) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from tenantry.contracts.podhost import (
 )
 from tests.fixtures.moto import AwsResources
 from tests.fixtures.podhosts import PodHosts
-from tests.pods.conftest import http_get, inspect, leftover_env_files, new_spec, remove_pod, sh
+from tests.pods.conftest import http_get, inspect, lingering_env_files, new_spec, remove_pod, sh
 
 
 async def test_run_snapshot_restore_on_another_host(
@@ -40,7 +40,7 @@ async def test_run_snapshot_restore_on_another_host(
 
     # The secret reached the container, and its env file did not stay on the host.
     assert (await sh(client, host_a, spec.pod_id, "echo $API_TOKEN")).strip() == "s3cret-token"
-    assert not leftover_env_files()
+    assert not await lingering_env_files()
 
     # Re-running create adopts the same container.
     again = await client.run_container(RunContainerInput(host=host_a, spec=spec))
